@@ -1,0 +1,107 @@
+/**
+ * Compute backends: one option chooses where tensors live.
+ *
+ * - `wasm` (default): XNNPACK kernels, SIMD; fisherlab adds the kernels it
+ *   lacks for training conv nets.
+ * - `cpu`: plain JavaScript kernels; slow, but the reference.
+ * - `webgpu`: Deno's WebGPU (a real GPU where present, else a software
+ *   adapter).
+ * - `tensorflow`: tfjs-node or tfjs-node-gpu, loaded only when chosen.
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+
+/** The names accepted by {@linkcode useBackend}. */
+export type BackendName = "wasm" | "cpu" | "webgpu" | "tensorflow";
+
+/** Every backend fisherlab knows, in order of preference. */
+export const BACKENDS: readonly BackendName[] = [
+  "wasm",
+  "cpu",
+  "webgpu",
+  "tensorflow",
+];
+
+const loaders: Record<BackendName, () => Promise<void>> = {
+  wasm: async () => {
+    await import("@tensorflow/tfjs-backend-wasm");
+  },
+  cpu: async () => {
+    await import("@tensorflow/tfjs-backend-cpu");
+  },
+  webgpu: async () => {
+    if (!("gpu" in navigator) || !navigator.gpu) {
+      throw new Error(
+        'Cannot use backend "webgpu": this Deno has no navigator.gpu; ' +
+          'run with --unstable-webgpu or choose "wasm"',
+      );
+    }
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) {
+      throw new Error(
+        'Cannot use backend "webgpu": no WebGPU adapter was found; ' +
+          'choose "wasm" or "cpu"',
+      );
+    }
+    await import("@tensorflow/tfjs-backend-webgpu");
+  },
+  tensorflow: async () => {
+    const names = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
+    for (const name of names) {
+      try {
+        await import(`npm:${name}@4.22.0`);
+        return;
+      } catch {
+        // try the next one
+      }
+    }
+    throw new Error(
+      'Cannot use backend "tensorflow": neither @tensorflow/tfjs-node nor ' +
+        "@tensorflow/tfjs-node-gpu could be loaded; install one where its " +
+        "libtensorflow download can run (npm install @tensorflow/tfjs-node), " +
+        'or choose "wasm"',
+    );
+  },
+};
+
+const setups: ((name: BackendName) => void)[] = [];
+
+/**
+ * Registers a function that runs each time a backend is made active: the
+ * kernel packs use it to add what a backend lacks.
+ */
+export function onBackendReady(setup: (name: BackendName) => void): void {
+  setups.push(setup);
+}
+
+/**
+ * Makes `name` the active TensorFlow.js backend, loading it on first use.
+ *
+ * @example Use the default backend
+ * ```ts
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("wasm");
+ * ```
+ */
+export async function useBackend(name: BackendName = "wasm"): Promise<void> {
+  if (!BACKENDS.includes(name)) {
+    throw new RangeError(
+      `Cannot use backend "${name}": it is unknown; choose one of ` +
+        BACKENDS.map((b) => `"${b}"`).join(", "),
+    );
+  }
+  await loaders[name]();
+  const registered = name === "tensorflow" ? "tensorflow" : name;
+  const ok = await tf.setBackend(registered);
+  if (!ok) {
+    throw new Error(`Cannot use backend "${name}": it failed to initialize`);
+  }
+  await tf.ready();
+  for (const setup of setups) setup(name);
+}
+
+/** The name of the active backend. */
+export function activeBackend(): string {
+  return tf.getBackend();
+}
