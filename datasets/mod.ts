@@ -1,0 +1,12 @@
+/**
+ * Data sets for fisherlab: loaders (MNIST, Fashion-MNIST, CIFAR, synthetic),
+ * label noise, augmentation, subsets and mini-batches.
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./create_dataset.ts";
+export * from "./idx.ts";
+export * from "./mnist.ts";
+export * from "./augmentation.ts";
+export * from "./batches.ts";
