@@ -10,3 +10,5 @@ export * from "./idx.ts";
 export * from "./mnist.ts";
 export * from "./augmentation.ts";
 export * from "./batches.ts";
+export * from "./fashion_mnist.ts";
+export * from "./cifar.ts";
