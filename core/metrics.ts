@@ -90,12 +90,21 @@ export class Metrics implements MetricsSink {
     return [...this.#records];
   }
 
-  /** Replaces the history (when resuming from a checkpoint). */
-  replace(history: MetricRecord[]): void {
+  /**
+   * Replaces the history (when resuming from a checkpoint) and rewrites the
+   * metrics file to match, dropping records made after the checkpoint.
+   */
+  async replace(history: MetricRecord[]): Promise<void> {
     this.#records = [];
     this.#latest.clear();
     this.#byName.clear();
     for (const r of history) this.#add(r);
+    if (this.#path) {
+      const text = history.map((r) => JSON.stringify(r) + "\n").join("");
+      const tmp = `${this.#path}.tmp`;
+      await Deno.writeTextFile(tmp, text);
+      await Deno.rename(tmp, this.#path);
+    }
   }
 
   /** Calls `fn` with the records of each flush (reporters use this). */

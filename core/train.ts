@@ -73,6 +73,11 @@ export interface TrainOptions {
   progress?: boolean;
   /** Extra entries recorded in config.json (e.g. the experiment's name). */
   config?: Record<string, unknown>;
+  /**
+   * Continue the run in this existing run folder: a plugin's `resume` hook
+   * (e.g. the checkpoint plugin) supplies the state. Default: a new folder.
+   */
+  resume?: string;
 }
 
 /** What a run leaves behind. */
@@ -136,7 +141,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   ];
   const driver = new PluginDriver(plugins);
 
-  const dir = await makeRunDir(options.outDir ?? "runs", options.name, seed);
+  const dir = options.resume ?? await makeRunDir(
+    options.outDir ?? "runs",
+    options.name,
+    seed,
+  );
+  if (options.resume !== undefined) await assertRunDir(options.resume);
   const stepsPerEpoch = batchCount(options.data.train, batchSize, dropLast);
   const counters: Counters = {
     epoch: 0,
@@ -199,6 +209,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     },
     forward: (x, training) => forward(model, x, training),
     lossFn: (logits, labels) => crossEntropy(logits, labels) as tf.Scalar,
+    checkpoint: () => snapshot(ctx, shuffle, driver, metrics),
   };
 
   const testIndices = options.testExamples === undefined
@@ -223,7 +234,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const checkpoint = await driver.first<Checkpoint>("resume", ctx);
     if (checkpoint) {
       firstEpoch = await restore(ctx, checkpoint, shuffle, driver);
-      metrics.replace(checkpoint.history);
+      await metrics.replace(checkpoint.history);
+      log.info(`resumed at epoch ${firstEpoch + 1}, step ${counters.step}`);
     }
     await driver.notify("fitStart", ctx);
 
@@ -375,11 +387,13 @@ async function restore(
 ): Promise<number> {
   const weights = ctx.model.weights;
   for (const [i, w] of weights.entries()) {
-    const saved = checkpoint.weights[checkpointKey(i, w.originalName)];
-    if (!saved) {
+    const saved = checkpoint.weights[checkpointKey(i)];
+    if (!saved || saved.shape.join() !== w.shape.join()) {
       throw new RangeError(
-        `Cannot resume: the checkpoint has no weight "${w.originalName}"; ` +
-          "was it written for another model?",
+        `Cannot resume: weight ${i} ("${w.originalName}", shape ` +
+          `[${w.shape}]) does not match the checkpoint's ` +
+          `${saved ? `[${saved.shape}]` : "(missing)"}; was it written for ` +
+          "another model?",
       );
     }
     w.write(tf.tensor(saved.values, saved.shape));
@@ -394,9 +408,54 @@ async function restore(
   return checkpoint.counters.epoch + 1;
 }
 
-/** The key of the i-th model weight in a checkpoint. */
-export function checkpointKey(index: number, name: string): string {
-  return `${index}:${name}`;
+/** The state of the run now, as a checkpoint. */
+async function snapshot(
+  ctx: Context,
+  shuffle: Random,
+  driver: PluginDriver,
+  metrics: Metrics,
+): Promise<Checkpoint> {
+  const weights: Checkpoint["weights"] = {};
+  for (const [i, w] of ctx.model.weights.entries()) {
+    const value = w.read();
+    weights[checkpointKey(i)] = {
+      shape: value.shape,
+      values: Array.from(await value.data()),
+    };
+  }
+  const plugins: Record<string, unknown> = {};
+  for (const plugin of driver.plugins) {
+    if (plugin.getState) plugins[plugin.name] = await plugin.getState();
+  }
+  await metrics.flush();
+  return {
+    counters: { ...ctx.counters },
+    weights,
+    optimizer: await ctx.optimizer.getState(),
+    random: { shuffle: shuffle.state() },
+    plugins,
+    history: metrics.all(),
+  };
+}
+
+async function assertRunDir(dir: string): Promise<void> {
+  try {
+    if ((await Deno.stat(dir)).isDirectory) return;
+  } catch {
+    // reported below
+  }
+  throw new RangeError(
+    `Cannot resume from "${dir}": it is not a run folder; pass the folder ` +
+      "of an earlier run (it holds config.json and checkpoint.json)",
+  );
+}
+
+/**
+ * The key of the i-th model weight in a checkpoint: its position, since
+ * tfjs-layers numbers layer names per process and they change between runs.
+ */
+export function checkpointKey(index: number): string {
+  return String(index);
 }
 
 function validate(options: TrainOptions): void {

@@ -283,3 +283,46 @@ Deno.test("train() leaks no tensors", async () => {
   await train(options(await tmp(), { model, epochs: 2 }));
   assert.equal(tf.memory().numTensors, before);
 });
+
+Deno.test("train() resumed from a checkpoint ends exactly like an uninterrupted run", async () => {
+  const { checkpoint } = await import("../plugins/checkpoint.ts");
+  const whole = await train(options(await tmp(), {
+    epochs: 4,
+    plugins: [checkpoint()],
+  }));
+
+  const dir = await tmp();
+  const interrupt: Plugin = {
+    name: "interrupt",
+    epochEnd(ctx) {
+      if (ctx.counters.epoch === 1) ctx.stop("interrupted");
+    },
+  };
+  const first = await train(options(dir, {
+    epochs: 4,
+    name: "resumable",
+    plugins: [checkpoint(), interrupt],
+  }));
+  assert.equal(first.stopReason, "interrupted");
+  const resumed = await train(options(dir, {
+    epochs: 4,
+    resume: first.dir,
+    plugins: [checkpoint()],
+  }));
+
+  assert.equal(resumed.dir, first.dir);
+  assert.equal(resumed.steps, whole.steps);
+  const series = (r: typeof whole) =>
+    r.history.map((m) => `${m.name}@${m.step}=${m.value}`);
+  assert.deepEqual(series(resumed), series(whole));
+  const lines = Deno.readTextFileSync(join(first.dir, "metrics.jsonl")).trim()
+    .split("\n");
+  assert.equal(lines.length, whole.history.length);
+});
+
+Deno.test("train() refuses to resume from a folder that does not exist", async () => {
+  await assert.rejects(
+    train(options(await tmp(), { resume: "/nonexistent/run" })),
+    /Cannot resume from "\/nonexistent\/run": it is not a run folder/,
+  );
+});

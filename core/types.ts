@@ -144,6 +144,8 @@ export interface Context {
   forward(x: tf.Tensor, training: boolean): tf.Tensor;
   /** The training loss of logits against integer labels (mean CE). */
   lossFn(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar;
+  /** Everything needed to continue the run exactly from this point. */
+  checkpoint(): Promise<Checkpoint>;
 }
 
 /** A value that may be awaited. */
