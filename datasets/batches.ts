@@ -30,7 +30,7 @@ export interface BatchOptions {
   shuffle?: boolean;
   /**
    * The random source for the order and the augmentation. Required when
-   * `shuffle` is true or `augment` is set. Each call to `batches` draws the
+   * `shuffle` is true or `augment` is random. Each call to `batches` draws the
    * permutation and then one 32-bit seed for the augmentation stream, so
    * the order does not depend on whether augmentation is on.
    */
@@ -65,7 +65,8 @@ export function* batches(
   const { batchSize, shuffle = true, dropLast = false, augment } = options;
   const count = batchCount(ds, batchSize, dropLast);
   const rng = options.rng;
-  if (rng === undefined && (shuffle || augment !== undefined)) {
+  const random = augment !== undefined && augment.deterministic !== true;
+  if (rng === undefined && (shuffle || random)) {
     throw new TypeError(
       `Cannot batch "${ds.name}": shuffle or augment needs a random ` +
         "source; pass { rng: new Random(seed) } or { shuffle: false }",
@@ -101,7 +102,7 @@ export function batchCount(
 export interface TakeBatchOptions {
   /** A transform applied before upload. Default: none. */
   augment?: Augmentation;
-  /** The random source of `augment`. Required with `augment`. */
+  /** The random source of `augment`. Required unless it is deterministic. */
   rng?: Random;
 }
 
@@ -129,13 +130,15 @@ export function takeBatch(
   const idx = Int32Array.from(indices);
   const x = gatherExamples(ds, idx);
   if (options.augment !== undefined) {
-    if (options.rng === undefined) {
+    const rng = options.rng ??
+      (options.augment.deterministic ? new Random(0) : undefined);
+    if (rng === undefined) {
       throw new TypeError(
         `Cannot augment a batch of "${ds.name}" with ` +
           `"${options.augment.name}": no random source; pass { rng }`,
       );
     }
-    options.augment.apply(x, ds.shape, options.rng);
+    options.augment.apply(x, ds.shape, rng);
   }
   const y = new Int32Array(idx.length);
   for (let i = 0; i < idx.length; i++) y[i] = ds.labels[idx[i]];

@@ -4,6 +4,8 @@ import { Random } from "../core/random.ts";
 import { batchCount, batches, takeBatch } from "./batches.ts";
 import { createDataset } from "./create_dataset.ts";
 import type { Augmentation } from "./augmentation.ts";
+import { normalize } from "./normalize.ts";
+import { horizontalFlip } from "./horizontal_flip.ts";
 
 await useBackend("cpu");
 
@@ -99,4 +101,24 @@ Deno.test("batchCount() and takeBatch() check their input", () => {
   assert.deepEqual([...b.y.dataSync()], [1, 2]);
   b.x.dispose();
   b.y.dispose();
+});
+
+Deno.test("batches() runs a deterministic transform without rng", () => {
+  const ds = tiny(6);
+  const augment = normalize({ mean: [1], std: [2] });
+  const out = [...batches(ds, { batchSize: 6, shuffle: false, augment })];
+  assert.equal(out.length, 1);
+  const x = out[0].x.dataSync();
+  assert.equal(x[4 * 5], (5 - 1) / 2);
+  out[0].x.dispose();
+  out[0].y.dispose();
+  const random = horizontalFlip();
+  assert.throws(
+    () => batches(ds, { batchSize: 2, shuffle: false, augment: random }).next(),
+    TypeError,
+  );
+  assert.throws(
+    () => takeBatch(ds, [0], { augment: random }),
+    /pass \{ rng \}/,
+  );
 });

@@ -12,3 +12,7 @@ export * from "./augmentation.ts";
 export * from "./batches.ts";
 export * from "./fashion_mnist.ts";
 export * from "./cifar.ts";
+export * from "./label_noise.ts";
+export * from "./random_crop.ts";
+export * from "./horizontal_flip.ts";
+export * from "./normalize.ts";
