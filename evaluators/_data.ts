@@ -1,0 +1,173 @@
+/**
+ * What the evaluators run on, and the options every curvature evaluator
+ * shares: batch-norm mode, which parameters count, and the chunk size.
+ *
+ * @module
+ */
+import { tf } from "../core/tf.ts";
+import type { LayersModel } from "../core/tf.ts";
+import { trainableParams } from "../core/functional.ts";
+import type { ParamFilter } from "../core/functional.ts";
+import type { Dataset } from "../datasets/types.ts";
+
+/** Inputs and integer labels, on the device. The caller owns them. */
+export interface LabelledData {
+  /** Inputs, one example per row (NHWC for images). */
+  x: tf.Tensor;
+  /** Integer labels, shape [n]. */
+  y: tf.Tensor;
+}
+
+/** How batch-norm layers normalize while curvature is measured. */
+export type BatchNormMode = "batch" | "running";
+
+/** Options shared by the curvature evaluators. */
+export interface CurvatureOptions {
+  /**
+   * "batch" (default): run the model with training=true, so batch-norm
+   * layers use the statistics of each chunk of `batchSize` examples, as the
+   * training loss does (dropout is on too). "running": training=false,
+   * running statistics; examples are then independent.
+   */
+  bn?: BatchNormMode;
+  /** Which parameters the curvature is taken over. Default "all". */
+  params?: ParamFilter;
+  /** Examples per forward pass; memory bound only. Default 128. */
+  batchSize?: number;
+}
+
+const BN_MODES: readonly BatchNormMode[] = ["batch", "running"];
+
+/** Resolved shared options. */
+export interface Resolved {
+  training: boolean;
+  params: tf.Variable[];
+  batchSize: number;
+}
+
+/** Checks and fills in the shared options. */
+export function resolve(
+  model: LayersModel,
+  options: CurvatureOptions,
+): Resolved {
+  const bn = options.bn ?? "batch";
+  if (!BN_MODES.includes(bn)) {
+    throw new RangeError(
+      `Cannot measure curvature: bn mode "${bn}" is unknown; choose one of ` +
+        BN_MODES.map((m) => `"${m}"`).join(", "),
+    );
+  }
+  const batchSize = options.batchSize ?? 128;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(
+      `Cannot measure curvature: batchSize is "${batchSize}"; ` +
+        "give a positive integer",
+    );
+  }
+  return {
+    training: bn === "batch",
+    params: trainableParams(model, options.params ?? "all"),
+    batchSize,
+  };
+}
+
+/** Number of examples in `data`, after checking x and y agree. */
+export function sizeOf(data: LabelledData): number {
+  const n = data.x.shape[0];
+  if (data.y.shape.length !== 1 || data.y.shape[0] !== n) {
+    throw new RangeError(
+      `Cannot evaluate: x has ${n} rows but y has shape ` +
+        `"[${data.y.shape.join(", ")}]"; give one integer label per row`,
+    );
+  }
+  if (n === 0) {
+    throw new RangeError("Cannot evaluate: the data is empty");
+  }
+  return n;
+}
+
+/** Consecutive slices of at most `size` examples. The caller disposes. */
+export function chunksOf(data: LabelledData, size: number): LabelledData[] {
+  const n = sizeOf(data);
+  if (n <= size) return [{ x: data.x.clone(), y: data.y.clone() }];
+  const out: LabelledData[] = [];
+  for (let start = 0; start < n; start += size) {
+    const len = Math.min(size, n - start);
+    out.push({
+      x: tf.slice(data.x, start, len),
+      y: tf.slice(data.y, start, len),
+    });
+  }
+  return out;
+}
+
+/** Disposes every tensor of a list of chunks. */
+export function disposeChunks(chunks: LabelledData[]): void {
+  for (const c of chunks) tf.dispose([c.x, c.y]);
+}
+
+/**
+ * The examples of `dataset` at `indices` (all when omitted) as device
+ * tensors, with their training labels (noisy where label noise was applied).
+ *
+ * @example
+ * ```ts
+ * import { labelledData } from "./_data.ts";
+ * import type { Dataset } from "../datasets/types.ts";
+ * const ds: Dataset = {
+ *   name: "toy", x: new Float32Array([0, 1, 2, 3]), shape: [2],
+ *   labels: new Int32Array([0, 1]), cleanLabels: new Int32Array([0, 1]),
+ *   noisy: new Uint8Array(2), numClasses: 2, length: 2,
+ * };
+ * const { x, y } = labelledData(ds, [1]);
+ * console.assert(x.shape.join() === "1,2" && y.dataSync()[0] === 1);
+ * x.dispose();
+ * y.dispose();
+ * ```
+ */
+export function labelledData(
+  dataset: Dataset,
+  indices?: ArrayLike<number>,
+): LabelledData {
+  const width = dataset.shape.reduce((a, b) => a * b, 1);
+  const idx = indices ?? [...Array(dataset.length).keys()];
+  const x = new Float32Array(idx.length * width);
+  const y = new Int32Array(idx.length);
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k];
+    if (!Number.isInteger(i) || i < 0 || i >= dataset.length) {
+      throw new RangeError(
+        `Cannot select example "${i}" of "${dataset.name}": it has ` +
+          `${dataset.length} examples`,
+      );
+    }
+    x.set(dataset.x.subarray(i * width, (i + 1) * width), k * width);
+    y[k] = dataset.labels[i];
+  }
+  return {
+    x: tf.tensor(x, [idx.length, ...dataset.shape]),
+    y: tf.tensor1d(y, "int32"),
+  };
+}
+
+/** Flattens a list of tensors into one host vector, in float64. */
+export async function flatten(tensors: tf.Tensor[]): Promise<Float64Array> {
+  const size = tensors.reduce((s, t) => s + t.size, 0);
+  const out = new Float64Array(size);
+  let offset = 0;
+  for (const t of tensors) {
+    out.set(await t.data() as Float32Array, offset);
+    offset += t.size;
+  }
+  return out;
+}
+
+/** Splits a host vector into tensors shaped like `like`. */
+export function unflatten(v: Float64Array, like: tf.Tensor[]): tf.Tensor[] {
+  let offset = 0;
+  return like.map((t) => {
+    const part = Float32Array.from(v.subarray(offset, offset + t.size));
+    offset += t.size;
+    return tf.tensor(part, t.shape);
+  });
+}

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { tf } from "../core/tf.ts";
+import { useBackend } from "../core/backend.ts";
+import { trainableParams } from "../core/functional.ts";
+import { Random } from "../core/random.ts";
+import { fisherTrace } from "./fisher_trace.ts";
+import { lossHessian } from "./hessian_operator.ts";
+import {
+  denseMatrix,
+  exactFishers,
+  tinyData,
+  tinyMlp,
+  trace,
+} from "./_testing.ts";
+
+await useBackend("cpu");
+
+function relative(a: number, b: number): number {
+  return Math.abs(a - b) / Math.abs(b);
+}
+
+Deno.test("fisherTrace() exact mode matches the formed Fisher", async () => {
+  const model = tinyMlp({ widths: [3, 4, 3] });
+  const data = tinyData(6, 3, 3);
+  const params = trainableParams(model);
+  const { fisher, empirical } = exactFishers(model, data, params);
+  const before = tf.memory().numTensors;
+
+  const fast = await fisherTrace(model, data, { bn: "running" });
+  assert.equal(fast.perExample, "dense");
+  assert.ok(relative(fast.trace, trace(fisher)) < 1e-4, `${fast.trace}`);
+  assert.ok(relative(fast.empirical!, trace(empirical)) < 1e-4);
+  assert.equal(fast.se, 0);
+
+  const loop = await fisherTrace(model, data, { perExample: "loop" });
+  assert.equal(loop.perExample, "loop");
+  assert.ok(relative(loop.trace, trace(fisher)) < 1e-4, `${loop.trace}`);
+  assert.ok(relative(loop.empirical!, trace(empirical)) < 1e-4);
+
+  // Small chunks give the same mean.
+  const chunked = await fisherTrace(model, data, { batchSize: 4 });
+  assert.ok(relative(chunked.trace, trace(fisher)) < 1e-4);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
+
+Deno.test("fisherTrace() counts only the chosen parameters", async () => {
+  const model = tinyMlp({ widths: [3, 5, 4], activation: "tanh" });
+  const data = tinyData(5, 3, 4);
+  const keep = (name: string) => name.endsWith("kernel");
+  const params = trainableParams(model, keep);
+  const { fisher } = exactFishers(model, data, params);
+  const result = await fisherTrace(model, data, { params: keep });
+  assert.equal(result.perExample, "dense");
+  assert.ok(relative(result.trace, trace(fisher)) < 1e-4);
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
+
+Deno.test("fisherTrace() sampled and mini-batch agree within their SE", async () => {
+  const model = tinyMlp({ widths: [3, 4, 3], seed: 5 });
+  const data = tinyData(8, 3, 3);
+  const exact = (await fisherTrace(model, data)).trace;
+  const before = tf.memory().numTensors;
+
+  const sampled = await fisherTrace(model, data, {
+    mode: "sampled",
+    samples: 100,
+    random: new Random(11),
+  });
+  assert.ok(sampled.se > 0 && sampled.se < 0.2 * exact, `se ${sampled.se}`);
+  assert.ok(Math.abs(sampled.trace - exact) < 4 * sampled.se);
+
+  const batch = await fisherTrace(model, data, {
+    mode: "mini-batch",
+    samples: 400,
+    random: new Random(12),
+    empirical: false,
+  });
+  assert.equal(batch.perExample, undefined);
+  assert.ok(batch.se > 0 && batch.se < 0.2 * exact, `se ${batch.se}`);
+  assert.ok(
+    Math.abs(batch.trace - exact) < 4 * batch.se,
+    `${batch.trace} vs ${exact} (se ${batch.se})`,
+  );
+
+  // One draw per example: the SE comes from the spread across examples.
+  const one = await fisherTrace(model, data, { mode: "sampled" });
+  assert.ok(Number.isFinite(one.se) && one.se > 0);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
+
+Deno.test("fisherTrace() equals Tr(H) for a ReLU MLP, not for tanh", async () => {
+  // PAPER.md: piecewise-linear layers without batch norm give diag(H) =
+  // diag(GGN), and the GGN of cross-entropy is the true Fisher.
+  for (const activation of ["relu", "tanh"] as const) {
+    const model = tinyMlp({ widths: [3, 5, 4, 3], activation, seed: 7 });
+    const data = tinyData(6, 3, 3, 4);
+    const op = lossHessian(model, data);
+    const h = await denseMatrix(op);
+    op.dispose();
+    const { trace: fisher } = await fisherTrace(model, data);
+    const gap = relative(fisher, trace(h));
+    if (activation === "relu") assert.ok(gap < 1e-4, `relu gap ${gap}`);
+    else assert.ok(gap > 1e-2, `tanh gap ${gap}`);
+    tf.dispose([data.x, data.y]);
+    model.dispose();
+  }
+});
+
+Deno.test("fisherTrace() handles batch norm in both modes", async () => {
+  const model = tinyMlp({ widths: [3, 4, 3], batchNorm: true, seed: 3 });
+  const data = tinyData(6, 3, 3);
+  const running = await fisherTrace(model, data, {
+    bn: "running",
+    params: "no-batchnorm",
+  });
+  assert.equal(running.perExample, "dense");
+  const looped = await fisherTrace(model, data, {
+    bn: "running",
+    params: "no-batchnorm",
+    perExample: "loop",
+  });
+  assert.ok(relative(running.trace, looped.trace) < 1e-4);
+
+  const batch = await fisherTrace(model, data, { bn: "batch" });
+  assert.equal(batch.perExample, "loop");
+  assert.ok(relative(batch.trace, running.trace) > 1e-3);
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
+
+Deno.test("fisherTrace() rejects an unknown mode with the valid ones", async () => {
+  const model = tinyMlp();
+  const data = tinyData(2, 3, 3);
+  await assert.rejects(
+    () => fisherTrace(model, data, { mode: "full" as never }),
+    /Cannot compute Tr\(F\): mode "full" is unknown; choose one of "exact"/,
+  );
+  await assert.rejects(
+    () => fisherTrace(model, data, { bn: "frozen" as never }),
+    /bn mode "frozen" is unknown/,
+  );
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
