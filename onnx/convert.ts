@@ -190,5 +190,7 @@ export function toOnnx(
     },
     metadataProps: metadataProps(options),
   });
-  return onnx.ModelProto.encode(message).finish();
+  // protobufjs may hand back a Node Buffer; callers get a plain Uint8Array.
+  const bytes = onnx.ModelProto.encode(message).finish();
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
