@@ -8,6 +8,7 @@ import { tf, tfl } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { logSoftmax } from "../core/functional.ts";
 import { Random } from "../core/random.ts";
+import { symmetricEigen } from "./_linalg.ts";
 import type { LabelledData } from "./_data.ts";
 import type { CurvatureOperator } from "./hessian_operator.ts";
 
@@ -135,4 +136,21 @@ export function exactFishers(
 /** The trace of a square matrix. */
 export function trace(m: number[][]): number {
   return m.reduce((s, row, i) => s + row[i], 0);
+}
+
+/** A = Q diag(eigenvalues) Q^T for a seeded random orthogonal Q. */
+export function plantedMatrix(eigenvalues: number[], seed: number): number[][] {
+  const n = eigenvalues.length;
+  const random = new Random(seed);
+  const g = Array.from(
+    { length: n },
+    () => Array.from({ length: n }, () => random.normal()),
+  );
+  const sym = g.map((row, i) => row.map((_, j) => g[i][j] + g[j][i]));
+  const q = symmetricEigen(sym).vectors;
+  return q.map((_, i) =>
+    q.map((_, j) =>
+      eigenvalues.reduce((s, lam, k) => s + lam * q[k][i] * q[k][j], 0)
+    )
+  );
 }
