@@ -16,3 +16,6 @@ export * from "./label_noise.ts";
 export * from "./random_crop.ts";
 export * from "./horizontal_flip.ts";
 export * from "./normalize.ts";
+export * from "./subsets.ts";
+export * from "./gaussian_mixture.ts";
+export * from "./teacher_student.ts";
