@@ -171,3 +171,23 @@ export function unflatten(v: Float64Array, like: tf.Tensor[]): tf.Tensor[] {
     return tf.tensor(part, t.shape);
   });
 }
+
+/**
+ * Runs `fn` and then puts back the model's non-trainable weights. A forward
+ * pass with training=true makes batch-norm layers update their running
+ * statistics; measuring curvature must not change the model it measures.
+ */
+export async function keepingStatistics<T>(
+  model: LayersModel,
+  training: boolean,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!training || model.nonTrainableWeights.length === 0) return await fn();
+  const saved = model.nonTrainableWeights.map((w) => tf.clone(w.read()));
+  try {
+    return await fn();
+  } finally {
+    model.nonTrainableWeights.forEach((w, i) => w.write(saved[i]));
+    tf.dispose(saved);
+  }
+}

@@ -18,6 +18,7 @@ import {
   chunksOf,
   type CurvatureOptions,
   disposeChunks,
+  keepingStatistics,
   type LabelledData,
   resolve,
   sizeOf,
@@ -124,7 +125,7 @@ export async function fisherTrace(
   const norms = { ...resolved, method } as const;
 
   const chunks = chunksOf(data, resolved.batchSize);
-  try {
+  return await keepingStatistics(model, resolved.training, async () => {
     const units: { weight: number; values: number[] }[] = [];
     let empirical = 0;
     for (const chunk of chunks) {
@@ -179,9 +180,7 @@ export async function fisherTrace(
           perExampleMethod(model, resolved.params, resolved.training),
       }),
     };
-  } finally {
-    disposeChunks(chunks);
-  }
+  }).finally(() => disposeChunks(chunks));
 }
 
 /** p(c | x_i), row-major [n, classes], in float64 on the host. */

@@ -126,9 +126,19 @@ Deno.test("fisherTrace() handles batch norm in both modes", async () => {
   });
   assert.ok(relative(running.trace, looped.trace) < 1e-4);
 
+  const stats = () => model.nonTrainableWeights.map((w) => w.read().dataSync());
+  const saved = stats();
   const batch = await fisherTrace(model, data, { bn: "batch" });
   assert.equal(batch.perExample, "loop");
   assert.ok(relative(batch.trace, running.trace) > 1e-3);
+  // Batch statistics were used, but the running ones were left as they were.
+  assert.deepEqual(stats(), saved);
+  const sampled = await fisherTrace(model, data, {
+    bn: "batch",
+    mode: "mini-batch",
+  });
+  assert.ok(sampled.trace > 0);
+  assert.deepEqual(stats(), saved);
   tf.dispose([data.x, data.y]);
   model.dispose();
 });

@@ -16,6 +16,7 @@ import {
   type CurvatureOptions,
   disposeChunks,
   flatten,
+  keepingStatistics,
   type LabelledData,
   resolve,
   sizeOf,
@@ -92,7 +93,11 @@ export function lossHessian(
     f: () => loss(forward(model, c.x, training), c.y),
   }));
   const op = weightedHessian(terms, params);
-  return { ...op, dispose: () => disposeChunks(chunks) };
+  return {
+    dim: op.dim,
+    apply: (v) => keepingStatistics(model, training, () => op.apply(v)),
+    dispose: () => disposeChunks(chunks),
+  };
 }
 
 interface Term {

@@ -97,3 +97,19 @@ Deno.test("hutchinsonTrace() is exact for a diagonal operator", async () => {
   assert.ok(Math.abs(est.trace - 4.5) < 1e-12);
   assert.equal(est.se, 0);
 });
+
+Deno.test("hessianTrace() leaves batch-norm running statistics alone", async () => {
+  const model = tinyMlp({ widths: [3, 4, 3], batchNorm: true, seed: 2 });
+  const data = tinyData(6, 3, 3);
+  const stats = () => model.nonTrainableWeights.map((w) => w.read().dataSync());
+  const saved = stats();
+  const batch = await hessianTrace(model, data, { maxProbes: 3 });
+  assert.deepEqual(stats(), saved);
+  const running = await hessianTrace(model, data, {
+    maxProbes: 3,
+    bn: "running",
+  });
+  assert.notEqual(batch.trace, running.trace);
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
