@@ -168,6 +168,21 @@ export function parseCifar(
   file: string,
   layout: CifarLayout,
 ): { x: Float32Array; labels: Int32Array } {
+  const n = checkCifar(bytes, file, layout);
+  const out = {
+    x: new Float32Array(n * IMAGE_BYTES),
+    labels: new Int32Array(n),
+  };
+  decodeCifar(bytes, layout, out, 0, n);
+  return out;
+}
+
+/** Checks the size and the label bytes; returns the records to read. */
+function checkCifar(
+  bytes: Uint8Array,
+  file: string,
+  layout: CifarLayout,
+): number {
   const record = layout.labelBytes + IMAGE_BYTES;
   if (bytes.length === 0) {
     throw new SyntaxError(
@@ -193,15 +208,29 @@ export function parseCifar(
       offset: k,
     });
   }
-  const labels = new Int32Array(n);
-  const x = new Float32Array(n * IMAGE_BYTES);
+  return n;
+}
+
+/** Decodes `n` checked records into `out` from example `at` on. */
+function decodeCifar(
+  bytes: Uint8Array,
+  layout: CifarLayout,
+  out: { x: Float32Array; labels: Int32Array },
+  at: number,
+  n: number,
+): void {
+  const record = layout.labelBytes + IMAGE_BYTES;
   const which = layout.labelIndex ?? 0;
   for (let i = 0; i < n; i++) {
     const start = i * record;
-    labels[i] = bytes[start + which];
-    planesToHwc(bytes, start + layout.labelBytes, x, i * IMAGE_BYTES);
+    out.labels[at + i] = bytes[start + which];
+    planesToHwc(
+      bytes,
+      start + layout.labelBytes,
+      out.x,
+      (at + i) * IMAGE_BYTES,
+    );
   }
-  return { x, labels };
 }
 
 const UNIT = new Float32Array(256).map((_, i) => i / 255);
@@ -225,29 +254,34 @@ function readFiles(
   layout: CifarLayout,
   options: { name: string; max?: number },
 ): Dataset {
-  const parts: { x: Float32Array; labels: Int32Array }[] = [];
-  let left = options.max ?? Infinity;
-  for (const file of files) {
-    if (left <= 0) break;
-    const path = join(dir, file);
-    const part = parseCifar(Deno.readFileSync(path), path, {
-      ...layout,
-      max: left,
-    });
-    parts.push(part);
-    left -= part.labels.length;
-  }
-  const n = parts.reduce((a, p) => a + p.labels.length, 0);
-  const x = new Float32Array(n * IMAGE_BYTES);
-  const labels = new Int32Array(n);
+  // Size the output from the file sizes so that 50,000 images are decoded
+  // straight into one array; each file is checked exactly as it is read.
+  const record = layout.labelBytes + IMAGE_BYTES;
+  const paths = files.map((f) => join(dir, f));
+  const total = paths.reduce(
+    (sum, p) => sum + Math.floor(Deno.statSync(p).size / record),
+    0,
+  );
+  const n = Math.min(total, options.max ?? Infinity);
+  const out = {
+    x: new Float32Array(n * IMAGE_BYTES),
+    labels: new Int32Array(n),
+  };
   let at = 0;
-  for (const part of parts) {
-    x.set(part.x, at * IMAGE_BYTES);
-    labels.set(part.labels, at);
-    at += part.labels.length;
+  for (const path of paths) {
+    if (at >= n) break;
+    const bytes = Deno.readFileSync(path);
+    const count = checkCifar(bytes, path, { ...layout, max: n - at });
+    decodeCifar(bytes, layout, out, at, count);
+    at += count;
+  }
+  if (at < n) {
+    // A file shrank after it was sized: keep what was read.
+    out.x = out.x.slice(0, at * IMAGE_BYTES);
+    out.labels = out.labels.slice(0, at);
   }
   const which = layout.labelIndex ?? 0;
-  return createDataset(x, labels, {
+  return createDataset(out.x, out.labels, {
     shape: [32, 32, 3],
     numClasses: layout.numClasses[which],
     name: options.name,
