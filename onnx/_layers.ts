@@ -17,8 +17,10 @@ import {
   intAttr,
   intsAttr,
   NHWC_TO_NCHW_AXIS,
+  stringAttr,
   type Value,
 } from "./_graph.ts";
+import type { IAttributeProto } from "./_proto.ts";
 
 /** A tfjs-layers layer. */
 export type Layer = tfl.layers.Layer;
@@ -83,7 +85,7 @@ function unary(
   op: string,
   v: Value,
   base: string,
-  attrs = [] as ReturnType<typeof floatAttr>[],
+  attrs: IAttributeProto[] = [],
 ): Value {
   return { ...v, name: g.node(op, [v.name], base, attrs) };
 }
@@ -169,56 +171,105 @@ function spatialPads(
 function padAttrs(
   layer: Layer,
   pads: number[] | undefined,
-): ReturnType<typeof intsAttr>[] {
+): IAttributeProto[] {
   const padding = configOf(layer).padding;
   if (padding !== "same" && padding !== "valid") {
     throw unsupportedConfig(layer, `padding "${padding}"`);
   }
   if (pads) return [intsAttr("pads", pads)];
-  return [{
-    name: "auto_pad",
-    type: 3,
-    s: new TextEncoder().encode("SAME_UPPER"),
-  }];
+  // Spatial size unknown at export: ONNX's SAME_UPPER is TensorFlow's rule.
+  return [stringAttr("auto_pad", "SAME_UPPER")];
 }
 
-const conv2d: Converter = (g, layer, [x], shape) => {
+/**
+ * An ONNX Conv with weights `w` already in [out, in / group, kh, kw] order,
+ * the layer's bias, padding and fused activation.
+ */
+function convolve(
+  g: GraphBuilder,
+  layer: Layer,
+  x: Value,
+  shape: (number | null)[],
+  w: { data: Float32Array; dims: number[]; group: number },
+): Value {
   requireChannelsLast(layer);
   const c = configOf(layer);
   const kernel = pair(c.kernelSize);
   const strides = pair(c.strides ?? 1);
   const dilations = pair(c.dilationRate ?? 1);
+  const inputs = [
+    g.toNchw(x).name,
+    g.floats(`${layer.name}/kernel`, w.data, w.dims),
+  ];
+  const b = c.useBias === false ? undefined : weight(layer, "bias");
+  if (b) inputs.push(g.floats(`${layer.name}/bias`, b.data, [w.dims[0]]));
+
+  const pads = spatialPads(c.padding, x.shape, kernel, strides, dilations);
+  if (!pads && dilations.some((d) => d !== 1)) {
+    // ORT rejects auto_pad together with dilation.
+    throw unsupportedConfig(
+      layer,
+      '"same" padding with dilation on an input of unknown height or width',
+    );
+  }
+  const name = g.node("Conv", inputs, layer.name, [
+    intsAttr("kernel_shape", kernel),
+    intsAttr("strides", strides),
+    intsAttr("dilations", dilations),
+    intAttr("group", w.group),
+    ...padAttrs(layer, pads),
+  ]);
+  return activate(g, layer, { name, shape, layout: "nchw" });
+}
+
+const conv2d: Converter = (g, layer, [x], shape) => {
   const k = requireWeight(layer, "kernel");
   const [kh, kw, cin, cout] = k.shape;
 
   // tfjs kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
-  const w = new Float32Array(k.data.length);
+  const data = new Float32Array(k.data.length);
   for (let o = 0; o < cout; o++) {
     for (let i = 0; i < cin; i++) {
       for (let y = 0; y < kh; y++) {
         for (let z = 0; z < kw; z++) {
-          w[((o * cin + i) * kh + y) * kw + z] =
+          data[((o * cin + i) * kh + y) * kw + z] =
             k.data[((y * kw + z) * cin + i) * cout + o];
         }
       }
     }
   }
-  const inputs = [
-    g.toNchw(x).name,
-    g.floats(`${layer.name}/kernel`, w, [cout, cin, kh, kw]),
-  ];
-  const b = c.useBias === false ? undefined : weight(layer, "bias");
-  if (b) inputs.push(g.floats(`${layer.name}/bias`, b.data, [cout]));
+  const dims = [cout, cin, kh, kw];
+  return convolve(g, layer, x, shape, { data, dims, group: 1 });
+};
 
-  const pads = spatialPads(c.padding, x.shape, kernel, strides, dilations);
-  const name = g.node("Conv", inputs, layer.name, [
-    intsAttr("kernel_shape", kernel),
-    intsAttr("strides", strides),
-    intsAttr("dilations", dilations),
-    intAttr("group", 1),
-    ...padAttrs(layer, pads),
-  ]);
-  return activate(g, layer, { name, shape, layout: "nchw" });
+const depthwiseConv2d: Converter = (g, layer, [x], shape) => {
+  const dilation = pair(configOf(layer).dilationRate ?? 1);
+  if (dilation.some((d) => d !== 1)) {
+    // tfjs 4.22 builds the layer's shape with the dilation but computes it
+    // without, so no export can match the tfjs model.
+    throw unsupportedConfig(
+      layer,
+      `dilationRate ${dilation} (tfjs ignores it)`,
+    );
+  }
+  const k = requireWeight(layer, "depthwise_kernel");
+  const [kh, kw, cin, mult] = k.shape;
+
+  // tfjs: [kh, kw, in, multiplier], output channel c * multiplier + m;
+  // ONNX grouped Conv (group = in): [in * multiplier, 1, kh, kw].
+  const data = new Float32Array(k.data.length);
+  for (let ch = 0; ch < cin; ch++) {
+    for (let m = 0; m < mult; m++) {
+      for (let y = 0; y < kh; y++) {
+        for (let z = 0; z < kw; z++) {
+          data[((ch * mult + m) * kh + y) * kw + z] =
+            k.data[((y * kw + z) * cin + ch) * mult + m];
+        }
+      }
+    }
+  }
+  const dims = [cin * mult, 1, kh, kw];
+  return convolve(g, layer, x, shape, { data, dims, group: cin });
 };
 
 const dense: Converter = (g, layer, [x], shape) => {
@@ -330,16 +381,42 @@ const zeroPadding2d: Converter = (g, layer, [x], shape) => {
   return { name, shape, layout: "nchw" };
 };
 
-const add: Converter = (g, layer, inputs, shape) => {
+/** Inputs of one rank in one layout: NCHW if any is already there. */
+function aligned(g: GraphBuilder, layer: Layer, inputs: Value[]): Value[] {
   const ranks = new Set(inputs.map((v) => v.shape.length));
   if (ranks.size > 1) {
-    throw unsupportedConfig(layer, `adding inputs of ranks ${[...ranks]}`);
+    throw unsupportedConfig(layer, `merging inputs of ranks ${[...ranks]}`);
   }
-  // Bring every input to one layout: NCHW if any is already there.
   const nchw = inputs.some((v) => v.layout === "nchw");
-  const vs = inputs.map((v) => nchw ? g.toNchw(v) : v);
-  let name = vs[0].name;
-  for (const v of vs.slice(1)) name = g.node("Add", [name, v.name], layer.name);
+  return inputs.map((v) => nchw ? g.toNchw(v) : v);
+}
+
+/** An element-wise merge; binary ONNX ops are chained left to right. */
+function merge(op: string, binary: boolean): Converter {
+  return (g, layer, inputs, shape) => {
+    const vs = aligned(g, layer, inputs);
+    let name: string;
+    if (binary) {
+      name = vs[0].name;
+      for (const v of vs.slice(1)) {
+        name = g.node(op, [name, v.name], layer.name);
+      }
+    } else {
+      name = g.node(op, vs.map((v) => v.name), layer.name);
+    }
+    return { name, shape, layout: vs[0].layout };
+  };
+}
+
+const concatenate: Converter = (g, layer, inputs, shape) => {
+  const vs = aligned(g, layer, inputs);
+  const rank = shape.length;
+  const given = Number(configOf(layer).axis ?? -1);
+  let axis = given < 0 ? given + rank : given;
+  if (rank === 4 && vs[0].layout === "nchw") axis = NHWC_TO_NCHW_AXIS[axis];
+  const name = g.node("Concat", vs.map((v) => v.name), layer.name, [
+    intAttr("axis", axis),
+  ]);
   return { name, shape, layout: vs[0].layout };
 };
 
@@ -349,6 +426,7 @@ const identity: Converter = (_g, _layer, [x]) => x;
 export const CONVERTERS: Record<string, Converter> = {
   Dense: dense,
   Conv2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
   BatchNormalization: batchNormalization,
   Activation: (g, layer, [x]) => activate(g, layer, x),
   ReLU: (g, layer, [x]) => {
@@ -373,7 +451,12 @@ export const CONVERTERS: Record<string, Converter> = {
   Flatten: flatten,
   Reshape: reshape,
   ZeroPadding2D: zeroPadding2d,
-  Add: add,
+  Add: merge("Add", true),
+  Multiply: merge("Mul", true),
+  Average: merge("Mean", false),
+  Maximum: merge("Max", false),
+  Minimum: merge("Min", false),
+  Concatenate: concatenate,
   Dropout: identity,
   AlphaDropout: identity,
   GaussianDropout: identity,

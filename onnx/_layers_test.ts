@@ -1,5 +1,9 @@
-import { type LayersModel, tfl } from "../core/tf.ts";
+import assert from "node:assert/strict";
+import { type LayersModel, tf, tfl } from "../core/tf.ts";
 import { useBackend } from "../core/backend.ts";
+import { checkOnnx } from "./check.ts";
+import { toOnnx } from "./convert.ts";
+import { verifyOnnx } from "./verify.ts";
 import { assertRoundTrip, randomizeWeights } from "./_testing.ts";
 
 await useBackend("cpu");
@@ -19,6 +23,24 @@ function image(...layers: AnyLayer[]): LayersModel {
 function vector(...layers: AnyLayer[]): LayersModel {
   const input = L.inputLayer({ inputShape: [7] });
   const model = tfl.sequential({ layers: [input, ...layers] });
+  randomizeWeights(model);
+  return model;
+}
+
+type Merge = tfl.layers.Layer;
+
+/** Two conv branches of an image input, merged, then a 1x1 conv. */
+function branches(merge: Merge): LayersModel {
+  const input = tfl.input({ shape: [5, 6, 3] });
+  const conv = () => L.conv2d({ filters: 4, kernelSize: 3, padding: "same" });
+  const a = conv().apply(input) as tfl.SymbolicTensor;
+  const b = conv().apply(input) as tfl.SymbolicTensor;
+  const merged = merge.apply([a, b, input.shape[3] === 4 ? input : a]);
+  const out = L.conv2d({ filters: 2, kernelSize: 1 }).apply(merged);
+  const model = tfl.model({
+    inputs: input,
+    outputs: out as tfl.SymbolicTensor,
+  });
   randomizeWeights(model);
   return model;
 }
@@ -123,6 +145,26 @@ const CASES: Record<string, () => LayersModel> = {
       L.conv2d({ filters: 2, kernelSize: 1 }),
       L.reshape({ targetShape: [-1, 2] }),
     ),
+  "DepthwiseConv2D same, stride 2, multiplier 2, relu": () =>
+    image(
+      L.depthwiseConv2d({
+        kernelSize: 3,
+        strides: 2,
+        depthMultiplier: 2,
+        padding: "same",
+        activation: "relu",
+      }),
+    ),
+  "DepthwiseConv2D valid, no bias": () =>
+    image(L.depthwiseConv2d({ kernelSize: 2, useBias: false })),
+  "Add of three conv branches": () => branches(L.add({})),
+  "Multiply of conv branches": () => branches(L.multiply({})),
+  "Average of conv branches": () => branches(L.average({})),
+  "Maximum of conv branches": () => branches(L.maximum({})),
+  "Minimum of conv branches": () => branches(L.minimum({})),
+  "Concatenate of conv branches on channels": () => branches(L.concatenate({})),
+  "Concatenate of conv branches on width": () =>
+    branches(L.concatenate({ axis: 2 })),
 };
 
 for (const activation of ACTIVATIONS) {
@@ -148,4 +190,53 @@ Deno.test("toOnnx() exports conv layers with NCHW inputs", async () => {
   await assertRoundTrip(CASES["Flatten after Conv2D keeps NHWC order"](), {
     inputLayout: "nchw",
   });
+});
+
+Deno.test("toOnnx() exports convs on images of unknown size", async () => {
+  const model = tfl.sequential({
+    layers: [
+      L.conv2d({
+        inputShape: [null, null, 3],
+        filters: 4,
+        kernelSize: 3,
+        strides: 2,
+        padding: "same",
+      }),
+      L.depthwiseConv2d({ kernelSize: 3, padding: "same" }),
+      L.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }),
+      L.globalAveragePooling2d({}),
+      L.dense({ units: 3 }),
+    ],
+  });
+  randomizeWeights(model);
+  const bytes = toOnnx(model);
+  assert.deepEqual(checkOnnx(bytes), []);
+  for (const shape of [[2, 7, 9, 3], [1, 12, 5, 3]]) {
+    const sample = tf.randomNormal(shape, 0, 1, "float32", 3);
+    const result = await verifyOnnx(model, bytes, { sample });
+    assert.ok(result.passed, `${shape}: ${result.maxRelDiff}`);
+    sample.dispose();
+  }
+});
+
+Deno.test("toOnnx() rejects what ONNX Runtime or tfjs cannot match", () => {
+  const dilatedSame = tfl.sequential({
+    layers: [
+      L.conv2d({
+        inputShape: [null, null, 3],
+        filters: 2,
+        kernelSize: 3,
+        dilationRate: 2,
+        padding: "same",
+      }),
+    ],
+  });
+  assert.throws(() => toOnnx(dilatedSame), /"same" padding with dilation/);
+  const dilatedDepthwise = image(
+    L.depthwiseConv2d({ kernelSize: 2, dilationRate: 2 }),
+  );
+  assert.throws(
+    () => toOnnx(dilatedDepthwise),
+    /DepthwiseConv2D\) to ONNX: dilationRate 2,2/,
+  );
 });

@@ -1,10 +1,14 @@
 /**
  * ONNX export of trained tfjs-layers models, verified with ONNX Runtime.
  *
- * Supported layers: InputLayer, Dense, Conv2D, BatchNormalization,
- * Activation, ReLU, Softmax, ELU, LeakyReLU, MaxPooling2D, AveragePooling2D,
- * GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape,
- * ZeroPadding2D, Add, and the dropout and noise layers (identity).
+ * Supported layers: InputLayer, Dense, Conv2D, DepthwiseConv2D,
+ * BatchNormalization, Activation, ReLU, Softmax, ELU, LeakyReLU,
+ * MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
+ * GlobalMaxPooling2D, Flatten, Reshape, ZeroPadding2D, Add, Multiply,
+ * Average, Maximum, Minimum, Concatenate, and the dropout and noise layers
+ * (identity at inference). Exported models take NHWC by default (a drop-in
+ * for the tfjs model) or NCHW; Flatten transposes back to NHWC first, so
+ * Dense weights are kept as trained.
  *
  * @module
  */
