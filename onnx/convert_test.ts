@@ -191,7 +191,7 @@ Deno.test("toOnnx() names an unsupported layer and lists supported ones", () => 
     assert.ok(error instanceof TypeError);
     assert.match(error.message, /layer "my_lstm"/);
     assert.match(error.message, /class "LSTM" is not supported/);
-    assert.match(error.message, /Dense, Conv2D, BatchNormalization/);
+    assert.match(error.message, /Dense, Conv2D, DepthwiseConv2D, BatchNormalization/);
     return true;
   });
   const deconv = tfl.sequential({
