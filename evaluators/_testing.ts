@@ -41,16 +41,16 @@ export function tinyMlp(options: TinyMlpOptions = {}): LayersModel {
   }
   const model = tfl.sequential({ layers });
   const random = new Random(options.seed ?? 1);
-  model.setWeights(
-    model.getWeights().map((w) => {
-      const name = (w as unknown as { name?: string }).name ?? "";
-      const values = Float32Array.from(
-        { length: w.size },
-        () => /variance/.test(name) ? 1 : 0.8 * random.normal(),
-      );
-      return tf.tensor(values, w.shape);
-    }),
-  );
+  const weights = model.getWeights().map((w) => {
+    const name = (w as unknown as { name?: string }).name ?? "";
+    const values = Float32Array.from(
+      { length: w.size },
+      () => /variance/.test(name) ? 1 : 0.8 * random.normal(),
+    );
+    return tf.tensor(values, w.shape);
+  });
+  model.setWeights(weights);
+  tf.dispose(weights);
   return model;
 }
 

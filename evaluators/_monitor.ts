@@ -1,0 +1,102 @@
+/**
+ * The machinery the curvature monitors share: a fixed evaluation subset
+ * held on the device, a schedule, a random stream, and logging of the
+ * measured numbers at steps and epoch ends.
+ *
+ * @module
+ */
+import { tf } from "../core/tf.ts";
+import type { Context, MetricScope, Plugin } from "../core/types.ts";
+import type { Random } from "../core/random.ts";
+import { evalSubset } from "../datasets/subsets.ts";
+import { type LabelledData, labelledData } from "./_data.ts";
+import { checkSchedule, type EvalSchedule, isDue } from "./eval_schedule.ts";
+
+/** Which examples a monitor measures on. */
+export interface EvalDataOptions {
+  /** "train" (default) or "test". */
+  split?: "train" | "test";
+  /**
+   * Size of the fixed, seeded, class-stratified subset. Default 256 (all
+   * examples when the split is smaller).
+   */
+  examples?: number;
+  /** Seed of the subset; the same seed gives the same examples. Default 0. */
+  seed?: number;
+}
+
+/** Options every monitor takes. */
+export interface MonitorOptions {
+  /** When to measure. Default: at the start and at each epoch end. */
+  schedule?: EvalSchedule;
+  /** What to measure on. Default: 256 training examples, seed 0. */
+  data?: EvalDataOptions;
+}
+
+/** Measures on the held data; returns metric values by name. */
+export type Measure = (
+  ctx: Context,
+  data: LabelledData,
+  random: Random,
+) => Promise<Record<string, number>>;
+
+/** A plugin that runs `measure` on its schedule and logs the result. */
+export function monitor(
+  name: string,
+  options: MonitorOptions,
+  measure: Measure,
+): Plugin {
+  const schedule = options.schedule ?? {};
+  checkSchedule(schedule);
+  const split = options.data?.split ?? "train";
+  if (split !== "train" && split !== "test") {
+    throw new RangeError(
+      `Cannot create "${name}": split "${split}" is unknown; choose "train" ` +
+        'or "test"',
+    );
+  }
+  let data: LabelledData | undefined;
+  let random: Random | undefined;
+  let last: { step: number; values: Record<string, number> } | undefined;
+
+  const run = async (ctx: Context, scope: MetricScope) => {
+    const step = ctx.counters.step;
+    if (last?.step !== step) {
+      last = { step, values: await measure(ctx, data!, random!) };
+    }
+    for (const [metric, value] of Object.entries(last.values)) {
+      ctx.metrics.log(metric, value, scope);
+    }
+  };
+
+  return {
+    name,
+    setup(ctx) {
+      const ds = ctx.data[split];
+      const n = Math.min(options.data?.examples ?? 256, ds.length);
+      const chosen = n === ds.length
+        ? ds
+        : evalSubset(ds, n, { seed: options.data?.seed ?? 0 });
+      data = labelledData(chosen);
+      random = ctx.random.fork(name);
+    },
+    async fitStart(ctx) {
+      if (schedule.atStart ?? true) await run(ctx, "step");
+    },
+    async batchEnd(ctx) {
+      if (isDue(schedule, ctx.counters.step)) await run(ctx, "step");
+    },
+    async epochEnd(ctx) {
+      if (schedule.epochEnd ?? true) await run(ctx, "epoch");
+    },
+    teardown() {
+      if (data) tf.dispose([data.x, data.y]);
+      data = undefined;
+    },
+    getState: () => ({ random: random?.state() }),
+    setState(state) {
+      const saved = (state as { random?: number[] }).random;
+      if (saved && random) random.restore(saved);
+    },
+  };
+}
