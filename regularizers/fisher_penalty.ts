@@ -54,7 +54,7 @@ export interface FisherPenaltyOptions {
   method?: "exact" | "finite-difference";
   /**
    * For "finite-difference": the length ||eps g|| of the step in weight
-   * space, so eps = epsilon / ||g||. Default 1e-2 (see README.md for the
+   * space, so eps = epsilon / ||g||. Default 1e-4 (see README.md for the
    * measured error).
    */
   epsilon?: number;
@@ -95,7 +95,7 @@ export function fisherPenalty(
   const every = options.every ?? 10;
   const subBatch = options.subBatch ?? 32;
   const method = options.method ?? "exact";
-  const epsilon = options.epsilon ?? 1e-2;
+  const epsilon = options.epsilon ?? 1e-4;
   checkAlpha(what, "alpha", alpha);
   checkCount(what, "every", every);
   checkCount(what, "subBatch", subBatch);

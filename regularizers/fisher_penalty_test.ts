@@ -103,7 +103,7 @@ Deno.test("fisherPenalty() finite-difference gradient is close to exact", () => 
     })
   );
   const relative = Math.sqrt(diff / norm);
-  assert.ok(relative < 1e-3, `relative error ${relative}`);
+  assert.ok(relative < 5e-3, `relative error ${relative}`);
   assert.equal(fd.stats.gradientEvaluations, 3);
   tf.dispose([batch.x, batch.y, ...ctx.params]);
 });
