@@ -8,6 +8,7 @@ import { type LayersModel, tf } from "./tf.ts";
 import { crossEntropy, forward } from "./functional.ts";
 import type { Dataset } from "../datasets/types.ts";
 import { takeBatch } from "../datasets/batches.ts";
+import type { Augmentation } from "../datasets/augmentation.ts";
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
@@ -19,6 +20,11 @@ export interface EvaluateOptions {
   labels?: Int32Array;
   /** Use batch statistics in batch norm. Default false (running stats). */
   training?: boolean;
+  /**
+   * A deterministic transform applied to each batch, e.g. the per-channel
+   * normalization the training batches got. Default none.
+   */
+  transform?: Augmentation;
 }
 
 /** Mean cross-entropy and accuracy. */
@@ -51,7 +57,7 @@ export async function evaluate(
   let totals = tf.zeros([2]);
   for (let start = 0; start < n; start += batchSize) {
     const idx = Int32Array.from(all.slice(start, start + batchSize));
-    const batch = takeBatch(ds, idx);
+    const batch = takeBatch(ds, idx, { augment: options.transform });
     const next = tf.tidy(() => {
       const y = options.labels
         ? tf.tensor1d(Int32Array.from(idx, (i) => options.labels![i]), "int32")

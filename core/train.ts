@@ -27,7 +27,13 @@ import type {
   Plugin,
 } from "./types.ts";
 import type { DataSplits } from "../datasets/types.ts";
-import { type Augmentation, batchCount, batches } from "../datasets/mod.ts";
+import {
+  type Augmentation,
+  batchCount,
+  batches,
+  defaultAugmentation,
+  defaultPreprocessing,
+} from "../datasets/mod.ts";
 import { progress } from "../plugins/progress.ts";
 
 /** A model, or a function that builds one from the run's seed. */
@@ -57,8 +63,18 @@ export interface TrainOptions {
   outDir?: string;
   /** Name of the run folder. Default: time stamp and seed. */
   name?: string;
-  /** Augmentation applied to each training batch. Default none. */
-  augment?: Augmentation;
+  /**
+   * Augmentation applied to each training batch. "default" picks the data
+   * set's usual one (crop, flip and normalization for CIFAR; none for
+   * MNIST) and the matching normalization of test batches. Default none.
+   */
+  augment?: Augmentation | "default";
+  /**
+   * Deterministic transform of test batches (e.g. the normalization the
+   * training batches get). Default: none, or the data set's usual one with
+   * `augment: "default"`.
+   */
+  testTransform?: Augmentation;
   /** Drop the last incomplete batch of each epoch. Default true. */
   dropLast?: boolean;
   /** Also evaluate on the test set every this many steps. Default: epoch ends only. */
@@ -127,6 +143,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const optimizer = options.optimizer ?? sgd({ lr: 0.1 });
   const baseLr = optimizer.learningRate;
   const flushEvery = options.flushEvery ?? 10;
+  const augment = options.augment === "default"
+    ? defaultAugmentation(options.data.train.name)
+    : options.augment;
+  const testTransform = options.testTransform ??
+    (options.augment === "default"
+      ? defaultPreprocessing(options.data.test.name)
+      : undefined);
 
   await useBackend(backend);
   const model = typeof options.model === "function"
@@ -222,6 +245,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await driver.notify("evaluationStart", ctx);
     const result = await evaluate(model, options.data.test, {
       indices: testIndices,
+      transform: testTransform,
     });
     metrics.log("test/loss", result.loss, scope);
     metrics.log("test/acc", result.accuracy, scope);
@@ -248,7 +272,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         shuffle: true,
         rng: shuffle,
         dropLast,
-        augment: options.augment,
+        augment,
       });
       for (const batch of batchIter) {
         ctx.batch = batch;
