@@ -1,0 +1,59 @@
+/**
+ * Reading and writing tensors of the tfjs wasm backend in place: each
+ * float32 tensor is a range of the backend's wasm memory, at the offset its
+ * `dataIdMap` entry records.
+ *
+ * The memory grows when the backend allocates, which replaces its buffer:
+ * take views after the last allocation of a kernel, never before.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+/** The parts of tfjs-backend-wasm's BackendWasm that native kernels use. */
+export interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: {
+    get(dataId: object): { memoryOffset: number | null } | undefined;
+  };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+/** True when `backend` looks like tfjs-backend-wasm's. */
+export function isWasmBackend(backend: unknown): backend is WasmBackend {
+  const b = backend as Partial<WasmBackend> | null;
+  return b != null && typeof b.makeOutput === "function" &&
+    b.dataIdMap != null && b.wasm?.HEAPU8 instanceof Uint8Array;
+}
+
+/** A float32 view of `tensor`'s data in the backend's current memory. */
+export function heapView(
+  backend: WasmBackend,
+  tensor: tf.TensorInfo,
+): Float32Array {
+  const entry = backend.dataIdMap.get(tensor.dataId);
+  if (entry?.memoryOffset == null) {
+    throw new Error(
+      "Cannot read a tensor in place: it has no wasm memory; " +
+        "it must be a float32 tensor of the wasm backend",
+    );
+  }
+  const size = tf.util.sizeFromShape(tensor.shape);
+  return new Float32Array(backend.wasm.HEAPU8.buffer, entry.memoryOffset, size);
+}
+
+/** Float32 scratch memory outside the wasm heap, reused between calls. */
+export class Scratch {
+  #buffer = new Float32Array(0);
+
+  /** A buffer of at least `length` floats; its contents are undefined. */
+  take(length: number): Float32Array {
+    if (this.#buffer.length < length) this.#buffer = new Float32Array(length);
+    return this.#buffer.subarray(0, length);
+  }
+
+  /** Frees the memory. */
+  release(): void {
+    this.#buffer = new Float32Array(0);
+  }
+}

@@ -1,0 +1,626 @@
+/**
+ * BLAS-backed kernels for the tfjs wasm backend: matrix products and 2-D
+ * convolutions (forward, and the two backward kernels) run through the
+ * system BLAS's sgemm, reading and writing the wasm backend's tensors in
+ * place.
+ *
+ * Only kernels are replaced, not gradients, so everything built on the
+ * registered gradients (second derivatives included) keeps working and
+ * simply runs faster. A call the native kernel does not handle (another
+ * dtype, NCHW, PReLU, a product too small to gain) goes to the kernel that
+ * was registered before.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { type Blas, loadBlas } from "./blas.ts";
+import {
+  col2im,
+  type ConvGeometry,
+  convGeometry,
+  im2col,
+  isPointwise,
+  patchSize,
+} from "./_im2col.ts";
+import {
+  heapView,
+  isWasmBackend,
+  Scratch,
+  type WasmBackend,
+} from "./_wasm_heap.ts";
+
+/** The kernels this pack can replace. */
+export type NativeKernelName =
+  | "BatchMatMul"
+  | "_FusedMatMul"
+  | "Conv2D"
+  | "FusedConv2D"
+  | "Conv2DBackpropInput"
+  | "Conv2DBackpropFilter";
+
+/** Every kernel this pack can replace. */
+export const NATIVE_KERNELS: readonly NativeKernelName[] = [
+  "BatchMatMul",
+  "_FusedMatMul",
+  "Conv2D",
+  "FusedConv2D",
+  "Conv2DBackpropInput",
+  "Conv2DBackpropFilter",
+];
+
+/** Options for {@linkcode enableNativeKernels}. */
+export interface NativeKernelOptions {
+  /** The BLAS to call. Default: {@linkcode loadBlas}'s first find. */
+  blas?: Blas;
+  /** Which kernels to replace. Default: all of {@linkcode NATIVE_KERNELS}. */
+  kernels?: readonly NativeKernelName[];
+  /**
+   * Products with fewer multiply-adds than this go to the original kernel,
+   * which is faster when the call itself dominates. Default 32768.
+   */
+  minMultiplyAdds?: number;
+  /** Most bytes of scratch memory a convolution may use. Default 64 MiB. */
+  scratchBytes?: number;
+}
+
+/** How often a replaced kernel ran natively and how often it fell back. */
+export interface KernelCalls {
+  native: number;
+  fallback: number;
+}
+
+/** What {@linkcode enableNativeKernels} did. */
+export interface NativeKernelsStatus {
+  /** True while native kernels are registered. */
+  enabled: boolean;
+  /** The kernels replaced. */
+  kernels: NativeKernelName[];
+  /** The BLAS library in use. */
+  blasPath?: string;
+  /** Why nothing was enabled, when nothing was. */
+  reason?: string;
+  /** Calls per replaced kernel since enabling. */
+  calls: Partial<Record<NativeKernelName, KernelCalls>>;
+}
+
+interface Context {
+  blas: Blas;
+  scratch: Scratch;
+  minMultiplyAdds: number;
+  scratchFloats: number;
+  calls: Partial<Record<NativeKernelName, KernelCalls>>;
+  installed: Map<NativeKernelName, Installed>;
+}
+
+interface Installed {
+  config: tf.KernelConfig;
+  original?: tf.KernelConfig;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** The inputs of the replaced kernels, by their tfjs names. */
+interface Inputs {
+  a: tf.TensorInfo;
+  b: tf.TensorInfo;
+  x: tf.TensorInfo;
+  filter: tf.TensorInfo;
+  dy: tf.TensorInfo;
+  bias?: tf.TensorInfo | null;
+  preluActivationWeights?: tf.TensorInfo | null;
+}
+
+/** The attributes of the replaced kernels, by their tfjs names. */
+interface Attrs {
+  transposeA: boolean;
+  transposeB: boolean;
+  strides: [number, number] | number;
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dataFormat: "NHWC" | "NCHW";
+  dilations?: [number, number] | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  activation?: string;
+  leakyreluAlpha?: number;
+  inputShape?: [number, number, number, number];
+  filterShape?: [number, number, number, number];
+}
+
+type Impl = (
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+) => tf.TensorInfo | undefined;
+
+const BACKEND = "wasm";
+let active: Context | undefined;
+let lastReason: string | undefined;
+
+/**
+ * Registers the BLAS-backed kernels for the wasm backend, keeping the
+ * kernels they replace to fall back on. Call it after the wasm backend is
+ * loaded and after any other kernel pack registers its kernels. When no
+ * BLAS can be loaded nothing changes and the status says why; calling it
+ * again replaces the previous registration.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * import { disableNativeKernels, enableNativeKernels } from "./kernels.ts";
+ * await useBackend("wasm");
+ * const status = enableNativeKernels();
+ * console.assert(status.enabled || status.reason !== undefined);
+ * disableNativeKernels();
+ * ```
+ */
+export function enableNativeKernels(
+  options: NativeKernelOptions = {},
+): NativeKernelsStatus {
+  if (tf.getKernel("Conv2D", BACKEND) === undefined) {
+    throw new Error(
+      "Cannot enable native kernels: the wasm backend is not loaded; " +
+        'call useBackend("wasm") first',
+    );
+  }
+  disableNativeKernels();
+  let blas = options.blas;
+  if (blas === undefined) {
+    const found = loadBlas();
+    if (!found.available) {
+      lastReason = found.reason;
+      return nativeKernelsStatus();
+    }
+    blas = found.blas;
+  }
+  const ctx: Context = {
+    blas,
+    scratch: new Scratch(),
+    minMultiplyAdds: options.minMultiplyAdds ?? 32768,
+    scratchFloats: Math.floor((options.scratchBytes ?? 64 * 2 ** 20) / 4),
+    calls: {},
+    installed: new Map(),
+  };
+  for (const name of options.kernels ?? NATIVE_KERNELS) install(ctx, name);
+  active = ctx;
+  lastReason = undefined;
+  return nativeKernelsStatus();
+}
+
+/**
+ * Puts back the kernels {@linkcode enableNativeKernels} replaced. A kernel
+ * that someone registered since is left as it is. Does nothing when native
+ * kernels are not enabled.
+ */
+export function disableNativeKernels(): void {
+  const ctx = active;
+  if (ctx === undefined) return;
+  for (const [name, { config, original }] of ctx.installed) {
+    if (tf.getKernel(name, BACKEND) !== config) continue;
+    tf.unregisterKernel(name, BACKEND);
+    if (original) tf.registerKernel(original);
+  }
+  ctx.scratch.release();
+  active = undefined;
+}
+
+/** Whether native kernels are enabled, which ones, and their call counts. */
+export function nativeKernelsStatus(): NativeKernelsStatus {
+  const ctx = active;
+  if (ctx === undefined) {
+    return {
+      enabled: false,
+      kernels: [],
+      reason: lastReason ?? "Native kernels are not enabled",
+      calls: {},
+    };
+  }
+  const calls: NativeKernelsStatus["calls"] = {};
+  for (const [name, count] of Object.entries(ctx.calls)) {
+    calls[name as NativeKernelName] = { ...count };
+  }
+  return {
+    enabled: true,
+    kernels: [...ctx.installed.keys()],
+    blasPath: ctx.blas.path,
+    calls,
+  };
+}
+
+const IMPLS: Record<NativeKernelName, Impl> = {
+  BatchMatMul: (ctx, backend, inputs, attrs) =>
+    matMul(ctx, backend, inputs.a, inputs.b, attrs),
+  _FusedMatMul: fusedMatMul,
+  Conv2D: conv2d,
+  FusedConv2D: fusedConv2d,
+  Conv2DBackpropInput: conv2dBackpropInput,
+  Conv2DBackpropFilter: conv2dBackpropFilter,
+};
+
+function install(ctx: Context, name: NativeKernelName): void {
+  const original = tf.getKernel(name, BACKEND);
+  const impl = IMPLS[name];
+  const calls: KernelCalls = { native: 0, fallback: 0 };
+  ctx.calls[name] = calls;
+  const kernelFunc = (args: KernelArgs) => {
+    const out = isWasmBackend(args.backend)
+      ? impl(
+        ctx,
+        args.backend,
+        args.inputs as unknown as Inputs,
+        args.attrs as unknown as Attrs,
+      )
+      : undefined;
+    if (out !== undefined) {
+      calls.native++;
+      return out;
+    }
+    if (original === undefined) {
+      throw new Error(
+        `Cannot run ${name} natively: these inputs or attributes are not ` +
+          "supported (only float32 NHWC) and the wasm backend has no " +
+          `${name} kernel to fall back on`,
+      );
+    }
+    calls.fallback++;
+    return original.kernelFunc(args);
+  };
+  const config: tf.KernelConfig = {
+    kernelName: name,
+    backendName: BACKEND,
+    kernelFunc: kernelFunc as tf.KernelFunc,
+    setupFunc: original?.setupFunc,
+    disposeFunc: original?.disposeFunc,
+  };
+  if (original) tf.unregisterKernel(name, BACKEND);
+  tf.registerKernel(config);
+  ctx.installed.set(name, { config, original });
+}
+
+// --- matrix products -------------------------------------------------------
+
+interface MatMulPlan {
+  m: number;
+  n: number;
+  k: number;
+  batchA: number;
+  batchB: number;
+  batch: number;
+  outShape: number[];
+}
+
+function planMatMul(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  attrs: Attrs,
+): MatMulPlan | undefined {
+  if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) return undefined;
+  const [a0, a1] = a.shape.slice(-2);
+  const [b0, b1] = b.shape.slice(-2);
+  const m = attrs.transposeA ? a1 : a0;
+  const k = attrs.transposeA ? a0 : a1;
+  const n = attrs.transposeB ? b0 : b1;
+  if (k !== (attrs.transposeB ? b1 : b0)) return undefined;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  let outer: number[];
+  try {
+    outer = tf.backend_util.assertAndGetBroadcastShape(
+      a.shape.slice(0, -2),
+      b.shape.slice(0, -2),
+    );
+  } catch {
+    return undefined;
+  }
+  const batch = Math.max(batchA, batchB);
+  const simple = batchA === batchB || batchA === 1 || batchB === 1;
+  if (!simple || tf.util.sizeFromShape(outer) !== batch) return undefined;
+  if (m * n * k === 0) return undefined;
+  return { m, n, k, batchA, batchB, batch, outShape: [...outer, m, n] };
+}
+
+function matMul(
+  ctx: Context,
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  attrs: Attrs,
+  bias?: tf.TensorInfo,
+): tf.TensorInfo | undefined {
+  const plan = planMatMul(a, b, attrs);
+  if (plan === undefined) return undefined;
+  const { m, n, k, batch } = plan;
+  if (m * n * k < ctx.minMultiplyAdds) return undefined;
+
+  const out = backend.makeOutput(plan.outShape, "float32");
+  const av = heapView(backend, a);
+  const bv = heapView(backend, b);
+  const cv = heapView(backend, out);
+  if (bias) fillRows(cv, heapView(backend, bias), batch * m, n);
+  for (let i = 0; i < batch; i++) {
+    const ia = plan.batchA === 1 ? 0 : i;
+    const ib = plan.batchB === 1 ? 0 : i;
+    ctx.blas.sgemm({
+      m,
+      n,
+      k,
+      a: av.subarray(ia * m * k, (ia + 1) * m * k),
+      b: bv.subarray(ib * k * n, (ib + 1) * k * n),
+      c: cv.subarray(i * m * n, (i + 1) * m * n),
+      transA: attrs.transposeA,
+      transB: attrs.transposeB,
+      beta: bias ? 1 : 0,
+    });
+  }
+  applyActivation(cv, attrs.activation, attrs.leakyreluAlpha);
+  return out;
+}
+
+function fusedMatMul(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { a, b, bias, preluActivationWeights } = inputs;
+  if (preluActivationWeights != null) return undefined;
+  if (!supportsActivation(attrs.activation)) return undefined;
+  const n = attrs.transposeB ? b.shape[b.shape.length - 2] : b.shape.at(-1);
+  if (bias != null && !isVectorOf(bias, n ?? -1)) return undefined;
+  return matMul(ctx, backend, a, b, attrs, bias ?? undefined);
+}
+
+// --- convolutions ----------------------------------------------------------
+
+function geometry(
+  ctx: Context,
+  inShape: number[],
+  filterShape: number[],
+  attrs: Attrs,
+): ConvGeometry | undefined {
+  if (attrs.dataFormat !== "NHWC") return undefined;
+  if (inShape.length !== 4 || filterShape.length !== 4) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const g = convGeometry(info);
+  if (g === undefined) return undefined;
+  const rows = g.batch * g.outH * g.outW;
+  const work = rows * patchSize(g) * g.outC;
+  if (work === 0 || work < ctx.minMultiplyAdds) return undefined;
+  return g;
+}
+
+/** Images per chunk so that one chunk's column matrix fits the scratch. */
+function imagesPerChunk(ctx: Context, g: ConvGeometry): number {
+  const perImage = g.outH * g.outW * patchSize(g);
+  return Math.max(
+    1,
+    Math.min(g.batch, Math.floor(ctx.scratchFloats / perImage)),
+  );
+}
+
+function conv2d(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { x, filter } = inputs;
+  if (x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
+  const g = geometry(ctx, x.shape, filter.shape, attrs);
+  if (g === undefined) return undefined;
+  return convForward(ctx, backend, g, x, filter);
+}
+
+function fusedConv2d(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { x, filter, bias, preluActivationWeights } = inputs;
+  if (x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
+  if (preluActivationWeights != null) return undefined;
+  if (!supportsActivation(attrs.activation)) return undefined;
+  const g = geometry(ctx, x.shape, filter.shape, attrs);
+  if (g === undefined) return undefined;
+  if (bias != null && !isVectorOf(bias, g.outC)) return undefined;
+  const out = convForward(ctx, backend, g, x, filter, bias ?? undefined);
+  applyActivation(
+    heapView(backend, out),
+    attrs.activation,
+    attrs.leakyreluAlpha,
+  );
+  return out;
+}
+
+function convForward(
+  ctx: Context,
+  backend: WasmBackend,
+  g: ConvGeometry,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias?: tf.TensorInfo,
+): tf.TensorInfo {
+  const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], "float32");
+  const xv = heapView(backend, x);
+  const fv = heapView(backend, filter);
+  const yv = heapView(backend, out);
+  const pixels = g.outH * g.outW;
+  const p = patchSize(g);
+  const beta = bias ? 1 : 0;
+  if (bias) fillRows(yv, heapView(backend, bias), g.batch * pixels, g.outC);
+
+  if (isPointwise(g)) {
+    const m = g.batch * pixels;
+    ctx.blas.sgemm({ m, n: g.outC, k: p, a: xv, b: fv, c: yv, beta });
+    return out;
+  }
+  const chunk = imagesPerChunk(ctx, g);
+  for (let first = 0; first < g.batch; first += chunk) {
+    const count = Math.min(chunk, g.batch - first);
+    const m = count * pixels;
+    const col = ctx.scratch.take(m * p);
+    im2col(xv, g, first, count, col);
+    const at = first * pixels * g.outC;
+    const c = yv.subarray(at, at + m * g.outC);
+    ctx.blas.sgemm({ m, n: g.outC, k: p, a: col, b: fv, c, beta });
+  }
+  return out;
+}
+
+function conv2dBackpropInput(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { dy, filter } = inputs;
+  if (dy.dtype !== "float32" || filter.dtype !== "float32") return undefined;
+  if (attrs.inputShape === undefined) return undefined;
+  const g = geometry(ctx, attrs.inputShape, filter.shape, attrs);
+  if (g === undefined) return undefined;
+
+  const out = backend.makeOutput([...attrs.inputShape], "float32");
+  const dyv = heapView(backend, dy);
+  const fv = heapView(backend, filter);
+  const dxv = heapView(backend, out);
+  const pixels = g.outH * g.outW;
+  const p = patchSize(g);
+  if (isPointwise(g)) {
+    const m = g.batch * pixels;
+    ctx.blas.sgemm({ m, n: p, k: g.outC, a: dyv, b: fv, c: dxv, transB: true });
+    return out;
+  }
+  dxv.fill(0);
+  const chunk = imagesPerChunk(ctx, g);
+  for (let first = 0; first < g.batch; first += chunk) {
+    const count = Math.min(chunk, g.batch - first);
+    const m = count * pixels;
+    const col = ctx.scratch.take(m * p);
+    const at = first * pixels * g.outC;
+    const a = dyv.subarray(at, at + m * g.outC);
+    ctx.blas.sgemm({ m, n: p, k: g.outC, a, b: fv, c: col, transB: true });
+    col2im(col, g, first, count, dxv);
+  }
+  return out;
+}
+
+function conv2dBackpropFilter(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { x, dy } = inputs;
+  if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
+  if (attrs.filterShape === undefined) return undefined;
+  const g = geometry(ctx, x.shape, attrs.filterShape, attrs);
+  if (g === undefined) return undefined;
+
+  const out = backend.makeOutput([...attrs.filterShape], "float32");
+  const xv = heapView(backend, x);
+  const dyv = heapView(backend, dy);
+  const dwv = heapView(backend, out);
+  const pixels = g.outH * g.outW;
+  const p = patchSize(g);
+  if (isPointwise(g)) {
+    const k = g.batch * pixels;
+    const args = { m: p, n: g.outC, k, a: xv, b: dyv, c: dwv, transA: true };
+    ctx.blas.sgemm(args);
+    return out;
+  }
+  const chunk = imagesPerChunk(ctx, g);
+  for (let first = 0; first < g.batch; first += chunk) {
+    const count = Math.min(chunk, g.batch - first);
+    const k = count * pixels;
+    const col = ctx.scratch.take(k * p);
+    im2col(xv, g, first, count, col);
+    const at = first * pixels * g.outC;
+    const b = dyv.subarray(at, at + k * g.outC);
+    const beta = first === 0 ? 0 : 1;
+    ctx.blas.sgemm({
+      m: p,
+      n: g.outC,
+      k,
+      a: col,
+      b,
+      c: dwv,
+      transA: true,
+      beta,
+    });
+  }
+  return out;
+}
+
+// --- bias and activations --------------------------------------------------
+
+const ACTIVATIONS = new Set([
+  "linear",
+  "relu",
+  "relu6",
+  "leakyrelu",
+  "sigmoid",
+  "elu",
+]);
+
+function supportsActivation(activation: string | undefined): boolean {
+  return activation === undefined || ACTIVATIONS.has(activation);
+}
+
+function isVectorOf(t: tf.TensorInfo, length: number): boolean {
+  return t.dtype === "float32" && t.shape.length === 1 &&
+    t.shape[0] === length;
+}
+
+/** Writes `row` into each of the `rows` rows of the [rows, n] matrix `c`. */
+function fillRows(
+  c: Float32Array,
+  row: Float32Array,
+  rows: number,
+  n: number,
+): void {
+  if (n >= 64) {
+    for (let r = 0; r < rows; r++) c.set(row, r * n);
+    return;
+  }
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let j = 0; j < n; j++, i++) c[i] = row[j];
+  }
+}
+
+/** Applies a fusable activation in place, as the wasm kernels define it. */
+function applyActivation(
+  y: Float32Array,
+  activation: string | undefined,
+  alpha = 0,
+): void {
+  const size = y.length;
+  switch (activation) {
+    case "relu":
+      for (let i = 0; i < size; i++) if (y[i] < 0) y[i] = 0;
+      return;
+    case "relu6":
+      for (let i = 0; i < size; i++) y[i] = Math.min(Math.max(y[i], 0), 6);
+      return;
+    case "leakyrelu":
+      for (let i = 0; i < size; i++) if (y[i] < 0) y[i] *= alpha;
+      return;
+    case "sigmoid":
+      for (let i = 0; i < size; i++) y[i] = 1 / (1 + Math.exp(-y[i]));
+      return;
+    case "elu":
+      for (let i = 0; i < size; i++) if (y[i] < 0) y[i] = Math.expm1(y[i]);
+      return;
+  }
+}

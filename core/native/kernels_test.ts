@@ -1,0 +1,463 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import { useBackend } from "../backend.ts";
+import { hessianVectorProduct, valueAndGrads } from "../functional.ts";
+import { loadBlas } from "./blas.ts";
+import {
+  disableNativeKernels,
+  enableNativeKernels,
+  type NativeKernelName,
+  type NativeKernelOptions,
+  nativeKernelsStatus,
+} from "./kernels.ts";
+
+const found = loadBlas();
+const ignore = !found.available;
+const skipped = found.available ? "" : ` (skipped: ${found.reason})`;
+
+await useBackend("cpu");
+await useBackend("wasm");
+
+type Data = { shape: number[]; data: Float32Array };
+type Case = {
+  kernel: NativeKernelName;
+  inputs: Record<string, Data>;
+  attrs: Record<string, unknown>;
+  label: string;
+};
+
+let seed = 1;
+function random(shape: number[]): Data {
+  const data = new Float32Array(tf.util.sizeFromShape(shape));
+  for (let i = 0; i < data.length; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    data[i] = seed / 1073741824 - 1;
+  }
+  return { shape, data };
+}
+
+/** Runs every case's kernel on `backend`, returning outputs in order. */
+async function runAll(backend: string, cases: Case[]) {
+  await tf.setBackend(backend);
+  return cases.map(({ kernel, inputs, attrs }) =>
+    tf.tidy(() => {
+      const tensors: Record<string, tf.Tensor> = {};
+      for (const [name, { shape, data }] of Object.entries(inputs)) {
+        tensors[name] = tf.tensor(data, shape);
+      }
+      const out = tf.engine().runKernel(
+        kernel,
+        tensors,
+        attrs as tf.NamedAttrMap,
+      ) as tf.Tensor;
+      return { shape: out.shape, data: out.dataSync() as Float32Array };
+    })
+  );
+}
+
+function assertClose(actual: Data, expected: Data, label: string): void {
+  assert.deepEqual(actual.shape, expected.shape, label);
+  let scale = 1;
+  for (const v of expected.data) scale = Math.max(scale, Math.abs(v));
+  const tolerance = 2e-5 * scale;
+  for (let i = 0; i < expected.data.length; i++) {
+    const diff = Math.abs(actual.data[i] - expected.data[i]);
+    if (!(diff <= tolerance)) {
+      assert.fail(
+        `${label}: entry ${i} is ${actual.data[i]}, expected ` +
+          `${expected.data[i]} (tolerance ${tolerance})`,
+      );
+    }
+  }
+}
+
+/** Checks `cases` natively on wasm against the cpu backend's kernels. */
+async function checkAgainstCpu(
+  cases: Case[],
+  expectFallbacks = 0,
+  options: NativeKernelOptions = {},
+): Promise<void> {
+  const expected = await runAll("cpu", cases);
+  await tf.setBackend("wasm");
+  const tensors = tf.memory().numTensors;
+  const status = enableNativeKernels({ minMultiplyAdds: 0, ...options });
+  assert.ok(status.enabled, status.reason);
+  try {
+    const actual = await runAll("wasm", cases);
+    cases.forEach((c, i) => assertClose(actual[i], expected[i], c.label));
+    const calls = Object.values(nativeKernelsStatus().calls);
+    const native = calls.reduce((sum, c) => sum + c.native, 0);
+    const fallback = calls.reduce((sum, c) => sum + c.fallback, 0);
+    assert.equal(fallback, expectFallbacks);
+    assert.equal(native, cases.length - expectFallbacks);
+  } finally {
+    disableNativeKernels();
+  }
+  assert.equal(tf.memory().numTensors, tensors);
+}
+
+type Pad = string | number | number[][];
+const PADS: Pad[] = ["valid", "same", 1, [[0, 0], [1, 0], [2, 1], [0, 0]]];
+const SHAPES: [number[], number[]][] = [
+  [[2, 7, 7, 3], [3, 3, 3, 4]],
+  [[1, 9, 8, 1], [2, 3, 1, 5]],
+  [[3, 6, 5, 9], [1, 1, 9, 6]],
+  [[2, 10, 10, 8], [5, 5, 8, 3]],
+];
+
+/** Every shape, stride, pad and dilation the forward grid covers. */
+function convGrid(withDilation: boolean) {
+  const grid: {
+    x: number[];
+    f: number[];
+    strides: number | number[];
+    pad: Pad;
+    dilations: number;
+    dimRoundingMode?: string;
+  }[] = [];
+  for (const [x, f] of SHAPES) {
+    for (const pad of PADS) {
+      for (const strides of [1, 2, [2, 1]]) {
+        grid.push({ x, f, strides, pad, dilations: 1 });
+      }
+      if (withDilation) grid.push({ x, f, strides: 1, pad, dilations: 2 });
+    }
+    grid.push({ x, f, strides: 2, pad: 0, dilations: 1 });
+    const rounding = { x, f, strides: 2, pad: 1, dilations: 1 };
+    grid.push({ ...rounding, dimRoundingMode: "ceil" });
+  }
+  return grid.filter(({ x, f, strides, pad, dilations, dimRoundingMode }) => {
+    const info = tf.backend_util.computeConv2DInfo(
+      x as [number, number, number, number],
+      f as [number, number, number, number],
+      strides as number,
+      dilations,
+      pad as "same",
+      dimRoundingMode as "ceil",
+    );
+    return info.outHeight > 0 && info.outWidth > 0;
+  });
+}
+
+function label(kernel: string, g: object): string {
+  return `${kernel} ${JSON.stringify(g)}`;
+}
+
+Deno.test({
+  name: `Conv2D natively matches the cpu kernel over a grid${skipped}`,
+  ignore,
+  fn: async () => {
+    const cases = convGrid(true).map((g): Case => ({
+      kernel: "Conv2D",
+      inputs: { x: random(g.x), filter: random(g.f) },
+      attrs: { ...g, dataFormat: "NHWC" },
+      label: label("Conv2D", g),
+    }));
+    assert.ok(cases.length > 60);
+    await checkAgainstCpu(cases);
+  },
+});
+
+Deno.test({
+  name: `FusedConv2D natively matches the cpu kernel${skipped}`,
+  ignore,
+  fn: async () => {
+    const activations = [
+      "linear",
+      "relu",
+      "relu6",
+      "leakyrelu",
+      "sigmoid",
+      "elu",
+    ];
+    const grid = convGrid(true);
+    const cases = grid.map((g, i): Case => {
+      const activation = activations[i % activations.length];
+      const attrs = { ...g, activation, leakyreluAlpha: 0.3 };
+      return {
+        kernel: "FusedConv2D",
+        inputs: {
+          x: random(g.x),
+          filter: random(g.f),
+          bias: random([g.f[3]]),
+        },
+        attrs: { ...attrs, dataFormat: "NHWC" },
+        label: label("FusedConv2D", attrs),
+      };
+    });
+    const prelu: Case = {
+      ...cases[0],
+      inputs: { ...cases[0].inputs, preluActivationWeights: random([4]) },
+      attrs: { ...cases[0].attrs, activation: "prelu" },
+      label: "FusedConv2D with prelu falls back",
+    };
+    await checkAgainstCpu([...cases, prelu], 1);
+  },
+});
+
+Deno.test({
+  name: `Conv2DBackpropInput natively matches the cpu kernel${skipped}`,
+  ignore,
+  fn: async () => {
+    const cases = convGrid(false).map((g): Case => {
+      const info = tf.backend_util.computeConv2DInfo(
+        g.x as [number, number, number, number],
+        g.f as [number, number, number, number],
+        g.strides as number,
+        1,
+        g.pad as "same",
+        g.dimRoundingMode as "ceil",
+      );
+      return {
+        kernel: "Conv2DBackpropInput",
+        inputs: { dy: random(info.outShape), filter: random(g.f) },
+        attrs: { ...g, inputShape: g.x, dataFormat: "NHWC" },
+        label: label("Conv2DBackpropInput", g),
+      };
+    });
+    await checkAgainstCpu(cases);
+  },
+});
+
+Deno.test({
+  name: `Conv2DBackpropFilter natively matches the cpu kernel${skipped}`,
+  ignore,
+  fn: async () => {
+    const cases = convGrid(false).map((g): Case => {
+      const info = tf.backend_util.computeConv2DInfo(
+        g.x as [number, number, number, number],
+        g.f as [number, number, number, number],
+        g.strides as number,
+        1,
+        g.pad as "same",
+        g.dimRoundingMode as "ceil",
+      );
+      return {
+        kernel: "Conv2DBackpropFilter",
+        inputs: { x: random(g.x), dy: random(info.outShape) },
+        attrs: { ...g, filterShape: g.f, dataFormat: "NHWC" },
+        label: label("Conv2DBackpropFilter", g),
+      };
+    });
+    await checkAgainstCpu(cases);
+  },
+});
+
+/** Shapes of a and b for a product m x k by k x n, with batch dims. */
+function matMulCase(
+  kernel: NativeKernelName,
+  batchA: number[],
+  batchB: number[],
+  transposeA: boolean,
+  transposeB: boolean,
+  extra: Record<string, unknown> = {},
+): Case {
+  const [m, k, n] = [5, 7, 3];
+  const a = [...batchA, ...(transposeA ? [k, m] : [m, k])];
+  const b = [...batchB, ...(transposeB ? [n, k] : [k, n])];
+  const attrs = { transposeA, transposeB, ...extra };
+  const inputs: Record<string, Data> = { a: random(a), b: random(b) };
+  if (kernel === "_FusedMatMul") inputs.bias = random([n]);
+  return { kernel, inputs, attrs, label: label(kernel, { a, b, ...attrs }) };
+}
+
+Deno.test({
+  name: `BatchMatMul natively matches the cpu kernel${skipped}`,
+  ignore,
+  fn: async () => {
+    const batches = [[[], []], [[3], [3]], [[3], [1]], [[1], [4]], [
+      [2, 3],
+      [],
+    ], [[], [2, 2]]];
+    const cases: Case[] = [];
+    for (const [batchA, batchB] of batches) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          cases.push(matMulCase("BatchMatMul", batchA, batchB, tA, tB));
+        }
+      }
+    }
+    await checkAgainstCpu(cases);
+  },
+});
+
+Deno.test({
+  name: `_FusedMatMul natively matches the cpu kernel${skipped}`,
+  ignore,
+  fn: async () => {
+    const activations = [
+      "linear",
+      "relu",
+      "relu6",
+      "leakyrelu",
+      "sigmoid",
+      "elu",
+    ];
+    const cases: Case[] = [];
+    for (const activation of activations) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          const extra = { activation, leakyreluAlpha: 0.2 };
+          cases.push(matMulCase("_FusedMatMul", [2], [2], tA, tB, extra));
+        }
+      }
+    }
+    await checkAgainstCpu(cases);
+  },
+});
+
+Deno.test({
+  name: `native kernels fall back for what they do not handle${skipped}`,
+  ignore,
+  fn: () => {
+    enableNativeKernels();
+    const small = tf.tidy(() =>
+      tf.matMul(tf.ones([2, 2]), tf.ones([2, 2])).dataSync()
+    );
+    const conv = tf.tidy(() =>
+      tf.conv2d(
+        tf.ones([1, 4, 4, 1]) as tf.Tensor4D,
+        tf.ones([1, 1, 1, 1]) as tf.Tensor4D,
+        1,
+        0,
+      )
+        .shape
+    );
+    const calls = nativeKernelsStatus().calls;
+    disableNativeKernels();
+    assert.deepEqual([...small], [2, 2, 2, 2]);
+    assert.deepEqual(conv, [1, 4, 4, 1]);
+    assert.deepEqual(calls.BatchMatMul, { native: 0, fallback: 1 });
+    assert.deepEqual(calls.Conv2D, { native: 0, fallback: 1 });
+  },
+});
+
+Deno.test({
+  name: `disableNativeKernels() restores the original kernels${skipped}`,
+  ignore,
+  fn: () => {
+    const before = tf.getKernel("Conv2D", "wasm");
+    const status = enableNativeKernels();
+    assert.deepEqual(status.kernels.length, 6);
+    assert.notEqual(tf.getKernel("Conv2D", "wasm"), before);
+    disableNativeKernels();
+    assert.equal(tf.getKernel("Conv2D", "wasm"), before);
+    assert.equal(nativeKernelsStatus().enabled, false);
+  },
+});
+
+Deno.test({
+  name: `convolutions split into chunks match the cpu kernels${skipped}`,
+  ignore,
+  fn: async () => {
+    const g = { x: [5, 8, 7, 3], f: [3, 3, 3, 4], strides: 1, pad: "same" };
+    const attrs = { ...g, dilations: 1, dataFormat: "NHWC" };
+    const dy = random([5, 8, 7, 4]);
+    const cases: Case[] = [
+      {
+        kernel: "Conv2D",
+        inputs: { x: random(g.x), filter: random(g.f) },
+        attrs,
+        label: "chunked Conv2D",
+      },
+      {
+        kernel: "Conv2DBackpropInput",
+        inputs: { dy, filter: random(g.f) },
+        attrs: { ...attrs, inputShape: g.x },
+        label: "chunked Conv2DBackpropInput",
+      },
+      {
+        kernel: "Conv2DBackpropFilter",
+        inputs: { x: random(g.x), dy },
+        attrs: { ...attrs, filterShape: g.f },
+        label: "chunked Conv2DBackpropFilter",
+      },
+    ];
+    // One image's column matrix is 56 x 27 floats: 8 KiB gives 1 image a
+    // chunk, so every kernel runs in 5 chunks.
+    await checkAgainstCpu(cases, 0, { scratchBytes: 8192 });
+  },
+});
+
+/** A small conv net: conv same, relu, conv stride 2, relu, dense. */
+function convNet(x: tf.Tensor4D, w: tf.Variable[]): tf.Tensor {
+  const h1 = tf.relu(tf.conv2d(x, w[0] as tf.Tensor4D, 1, "same"));
+  const h2 = tf.relu(tf.conv2d(h1, w[1] as tf.Tensor4D, 2, "valid"));
+  return tf.matMul(tf.reshape(h2, [x.shape[0], -1]), w[2]);
+}
+
+function netFixture() {
+  const x = tf.tensor(random([4, 9, 9, 2]).data, [4, 9, 9, 2]) as tf.Tensor4D;
+  const shapes = [[3, 3, 2, 6], [3, 3, 6, 5], [80, 3]];
+  const w = shapes.map((s, i) =>
+    tf.variable(tf.tensor(random(s).data, s), true, `native_w${i}`)
+  );
+  const loss = () => tf.sum(tf.square(convNet(x, w))) as tf.Scalar;
+  return { x, w, loss };
+}
+
+async function gradientsOn(backend: string, native: boolean) {
+  await tf.setBackend(backend);
+  const { x, w, loss } = netFixture();
+  if (native) enableNativeKernels({ minMultiplyAdds: 0 });
+  const tensors = tf.memory().numTensors;
+  const dataIds = tf.backend().numDataIds();
+  const grads = tf.tidy(() => {
+    const { grads } = valueAndGrads(loss, w);
+    return grads.map((g) => ({
+      shape: g.shape,
+      data: g.dataSync() as Float32Array,
+    }));
+  });
+  const hvp = tf.getGradient("Conv2DBackpropFilter") === undefined
+    ? undefined
+    : tf.tidy(() =>
+      hessianVectorProduct(loss, w, w.map((v) => tf.onesLike(v))).map((
+        g,
+      ) => ({ shape: g.shape, data: g.dataSync() as Float32Array }))
+    );
+  const leaked = tf.memory().numTensors - tensors;
+  const leakedData = tf.backend().numDataIds() - dataIds;
+  const calls = nativeKernelsStatus().calls;
+  disableNativeKernels();
+  tf.dispose([x, ...w]);
+  return { grads, hvp, leaked, leakedData, calls };
+}
+
+Deno.test({
+  name: `a conv net's gradients match with and without native kernels, ` +
+    `without leaks${skipped}`,
+  ignore,
+  fn: async () => {
+    const saved = seed;
+    const expected = await gradientsOn("cpu", false);
+    seed = saved;
+    const actual = await gradientsOn("wasm", true);
+    assert.equal(actual.leaked, 0);
+    assert.equal(actual.leakedData, 0);
+    for (const k of ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"]) {
+      const calls = actual.calls[k as NativeKernelName];
+      assert.ok(calls && calls.native > 0, `${k} ran natively`);
+    }
+    actual.grads.forEach((g, i) => assertClose(g, expected.grads[i], `d${i}`));
+  },
+});
+
+const noSecondOrder = tf.getGradient("Conv2DBackpropFilter") === undefined;
+
+Deno.test({
+  name: `a conv net's Hessian-vector product matches with native kernels` +
+    (noSecondOrder
+      ? " (skipped: no gradient is registered for Conv2DBackpropFilter)"
+      : skipped),
+  ignore: ignore || noSecondOrder,
+  fn: async () => {
+    const saved = seed;
+    const expected = await gradientsOn("cpu", false);
+    seed = saved;
+    const actual = await gradientsOn("wasm", true);
+    assert.equal(actual.leaked, 0);
+    assert.ok(expected.hvp && actual.hvp);
+    actual.hvp.forEach((g, i) => assertClose(g, expected.hvp![i], `Hv${i}`));
+  },
+});
