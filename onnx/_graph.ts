@@ -54,6 +54,10 @@ export function stringAttr(name: string, s: string): IAttributeProto {
   return { name, type: 3, s: new TextEncoder().encode(s) };
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** Builds the nodes and initializers of one graph. */
 export class GraphBuilder {
   /** The nodes, topologically sorted. */
@@ -62,6 +66,7 @@ export class GraphBuilder {
   readonly initializers: ITensorProto[] = [];
   #names = new Set<string>();
   #converted = new Map<string, Value>();
+  #floats = new Map<string, { name: string; bytes: Uint8Array }>();
 
   /** Reserves `base`, or `base_1`, `base_2`... if it is taken. */
   unique(base: string): string {
@@ -90,12 +95,20 @@ export class GraphBuilder {
     return output;
   }
 
-  /** Adds a float32 initializer and returns its name. */
+  /**
+   * Adds a float32 initializer and returns its name; a layer called twice
+   * (shared weights) gets its earlier initializer back.
+   */
   floats(base: string, data: Float32Array, dims: number[]): string {
     const bytes = new Uint8Array(data.length * 4);
     const view = new DataView(bytes.buffer);
     data.forEach((x, i) => view.setFloat32(i * 4, x, true));
-    return this.#initializer(base, FLOAT, dims, bytes);
+    const key = `${base}\u0000${dims.join()}`;
+    const earlier = this.#floats.get(key);
+    if (earlier && sameBytes(earlier.bytes, bytes)) return earlier.name;
+    const name = this.#initializer(base, FLOAT, dims, bytes);
+    this.#floats.set(key, { name, bytes });
+    return name;
   }
 
   /** Adds an int64 initializer of rank 1 and returns its name. */

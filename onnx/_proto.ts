@@ -15,11 +15,17 @@ const root = (generated as unknown as { default: { onnx: typeof schema } })
 /** The generated message classes (`onnx.ModelProto`, ...). */
 export const onnx: typeof schema = root.onnx;
 
+/** An ONNX model: header, opsets, graph, metadata. */
 export type IModelProto = schema.IModelProto;
+/** An ONNX graph: nodes, initializers, inputs, outputs. */
 export type IGraphProto = schema.IGraphProto;
+/** One ONNX operator call. */
 export type INodeProto = schema.INodeProto;
+/** A constant tensor (an initializer). */
 export type ITensorProto = schema.ITensorProto;
+/** A named, typed graph input or output. */
 export type IValueInfoProto = schema.IValueInfoProto;
+/** A node attribute. */
 export type IAttributeProto = schema.IAttributeProto;
 
 /** ONNX `TensorProto.DataType.FLOAT`. */

@@ -191,7 +191,10 @@ Deno.test("toOnnx() names an unsupported layer and lists supported ones", () => 
     assert.ok(error instanceof TypeError);
     assert.match(error.message, /layer "my_lstm"/);
     assert.match(error.message, /class "LSTM" is not supported/);
-    assert.match(error.message, /Dense, Conv2D, DepthwiseConv2D, BatchNormalization/);
+    assert.match(
+      error.message,
+      /Dense, Conv2D, DepthwiseConv2D, BatchNormalization/,
+    );
     return true;
   });
   const deconv = tfl.sequential({
@@ -207,4 +210,18 @@ Deno.test("toOnnx() rejects an unsupported activation by name", () => {
     layers: [L.dense({ units: 2, inputShape: [3], activation: "swish" })],
   });
   assert.throws(() => toOnnx(model), /activation "swish"/);
+});
+
+Deno.test("toOnnx() stores a shared layer's weights once", async () => {
+  const a = tfl.input({ shape: [4] });
+  const b = tfl.input({ shape: [4] });
+  const shared = L.dense({ units: 4, activation: "tanh" });
+  const sum = apply(L.add({}), [apply(shared, a), apply(shared, b)]);
+  const twice = apply(shared, sum);
+  const model = tfl.model({ inputs: [a, b], outputs: twice });
+  randomizeWeights(model);
+  const graph = onnx.ModelProto.decode(toOnnx(model)).graph!;
+  assert.equal(graph.initializer?.length, 2);
+  assert.equal(graph.node?.filter((n) => n.opType === "MatMul").length, 3);
+  await assertRoundTrip(model);
 });

@@ -73,8 +73,8 @@ async function loadOrt() {
   } catch (error) {
     throw new Error(
       "Cannot verify the ONNX model: onnxruntime-node could not be loaded " +
-        `(${error}); check that its native binary is installed, or pass ` +
-        "verify: false",
+        `(${error}); check that its native binary is installed, or export ` +
+        "with verify: false",
     );
   }
 }
