@@ -1,0 +1,286 @@
+/**
+ * Native kernels against plain wasm and PyTorch, side by side in one run:
+ *
+ * - a SimpleCNN SGD step (models/simple_cnn.ts: two blocks of 3x3 conv
+ *   "same", ReLU, 2x2 max pool, then dense 128 ReLU, dense 10) at batch 128
+ *   on MNIST shapes;
+ * - a Fisher-penalty-like step, the gradient of L + alpha ||grad_theta L||^2
+ *   by double backprop;
+ * - a 1024^3 float32 matrix product, in GFLOP/s.
+ *
+ * Each fisherlab workload runs on the wasm backend twice, without and with
+ * the BLAS-backed kernels of core/native; the reference is
+ * bench/reference.py (PyTorch on the CPU), run in the same process tree
+ * right after, when python3 with torch is installed.
+ *
+ * Run alone: `deno run -A bench/native.ts [--quick]` prints the rows as
+ * JSON.
+ *
+ * @module
+ */
+import { tf } from "../core/tf.ts";
+import { simpleCnn } from "../models/simple_cnn.ts";
+import { useBackend } from "../core/backend.ts";
+import {
+  crossEntropy,
+  forward,
+  squaredNorm,
+  trainableParams,
+  valueAndGrads,
+} from "../core/functional.ts";
+import { type Blas, loadBlas } from "../core/native/blas.ts";
+import {
+  disableNativeKernels,
+  enableNativeKernels,
+  type NativeKernelsStatus,
+  nativeKernelsStatus,
+} from "../core/native/kernels.ts";
+import type { BenchRow } from "./row.ts";
+
+const BATCH = 128;
+const LR = 0.01;
+const ALPHA = 0.1;
+
+/** What bench/reference.py prints. */
+interface Reference {
+  torch: string;
+  threads: number;
+  sgdStepMs: number;
+  fisherStepMs: number;
+  matmul1024Gflops: number;
+}
+
+/** Times the workloads; see the module documentation. */
+export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
+  await useBackend("wasm");
+  const found = loadBlas();
+  const blas = found.available ? found.blas : undefined;
+  const model = simpleCnn({ seed: 1 });
+  const params = trainableParams(model);
+  const x = tf.randomNormal([BATCH, 28, 28, 1], 0, 1, "float32", 1);
+  const y = tf.randomUniform([BATCH], 0, 10, "int32", 2);
+  const loss = () => crossEntropy(forward(model, x, true), y) as tf.Scalar;
+  const sgd = () => step(params, () => valueAndGrads(loss, params));
+  const fisher = () =>
+    step(params, () =>
+      valueAndGrads(() => {
+        const inner = valueAndGrads(loss, params);
+        return tf.add(inner.value, tf.mul(ALPHA, squaredNorm(inner.grads)));
+      }, params));
+
+  const repeats = options.quick ? 3 : 10;
+  const train = paired(sgd, repeats, blas);
+  const curvature = paired(fisher, options.quick ? 2 : 5, blas);
+  const status = blas
+    ? enableNativeKernels({ blas })
+    : { ...nativeKernelsStatus(), reason: found.available ? "" : found.reason };
+  const calls = nativeCalls(sgd);
+  disableNativeKernels();
+  tf.dispose([x, y]);
+  model.dispose();
+  const matmul = {
+    wasm: wasmMatMulGflops(options.quick ? 2 : 5),
+    native: blas ? ffiSgemmGflops(blas, options.quick ? 3 : 10) : NaN,
+  };
+  blas?.close();
+
+  const reference = await runReference(options.quick);
+  return rows({ train, curvature, matmul }, reference, status, calls);
+}
+
+/** Median times of `f` without and with native kernels. */
+interface Pair {
+  wasm: number;
+  native: number;
+  error?: string;
+}
+
+/**
+ * Times `f` alternately without and with native kernels, so that both see
+ * the same load on a shared machine; medians of each.
+ */
+function paired(f: () => unknown, repeats: number, blas?: Blas): Pair {
+  const wasm: number[] = [];
+  const native: number[] = [];
+  try {
+    for (let i = -2; i < repeats; i++) {
+      disableNativeKernels();
+      const a = timeMs(f);
+      if (blas) enableNativeKernels({ blas });
+      const b = blas ? timeMs(f) : NaN;
+      if (i >= 0) {
+        wasm.push(a);
+        native.push(b);
+      }
+    }
+    return { wasm: median(wasm), native: median(native) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { wasm: NaN, native: NaN, error: message };
+  } finally {
+    disableNativeKernels();
+  }
+}
+
+function timeMs(f: () => unknown): number {
+  const start = performance.now();
+  f();
+  return performance.now() - start;
+}
+
+/** One SGD update from the gradients `grad` computes; returns the loss. */
+function step(
+  params: tf.Variable[],
+  grad: () => { value: tf.Scalar; grads: tf.Tensor[] },
+): number {
+  return tf.tidy(() => {
+    const { value, grads } = grad();
+    params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(LR, grads[i]))));
+    return value.dataSync()[0];
+  });
+}
+
+function medianMs(f: () => unknown, repeats: number): number {
+  f();
+  f();
+  return median(Array.from({ length: repeats }, () => timeMs(f)));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const N = 1024;
+const FLOP = 2 * N ** 3;
+
+function wasmMatMulGflops(repeats: number): number {
+  const a = tf.randomNormal([N, N], 0, 1, "float32", 3);
+  const b = tf.randomNormal([N, N], 0, 1, "float32", 4);
+  const ms = medianMs(() => tf.matMul(a, b).dispose(), repeats);
+  tf.dispose([a, b]);
+  return FLOP / (ms * 1e6);
+}
+
+function ffiSgemmGflops(blas: Blas, repeats: number): number {
+  const a = new Float32Array(N * N).map(() => Math.random());
+  const b = new Float32Array(N * N).map(() => Math.random());
+  const c = new Float32Array(N * N);
+  const ms = medianMs(() => blas.sgemm({ m: N, n: N, k: N, a, b, c }), repeats);
+  return FLOP / (ms * 1e6);
+}
+
+/** Per kernel, native calls over all calls in one run of `f`. */
+function nativeCalls(f: () => unknown): string {
+  try {
+    f();
+  } catch {
+    return "";
+  }
+  return Object.entries(nativeKernelsStatus().calls)
+    .map(([name, c]) => `${name} ${c.native}/${c.native + c.fallback}`)
+    .join(", ");
+}
+
+async function runReference(quick: boolean): Promise<Reference | string> {
+  const script = new URL("./reference.py", import.meta.url).pathname;
+  const args = quick ? [script, "--quick"] : [script];
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    try {
+      const out = await new Deno.Command(python, { args }).output();
+      const text = new TextDecoder().decode(out.stdout).trim();
+      const parsed = JSON.parse(text.split("\n").at(-1) ?? "{}");
+      if (out.success && parsed.sgdStepMs !== undefined) return parsed;
+    } catch {
+      // try the next interpreter
+    }
+  }
+  return "PyTorch did not run: install python3-torch";
+}
+
+interface Timings {
+  train: Pair;
+  curvature: Pair;
+  matmul: { wasm: number; native: number };
+}
+
+function rows(
+  t: Timings,
+  reference: Reference | string,
+  status: NativeKernelsStatus,
+  calls: string,
+): BenchRow[] {
+  const ref = typeof reference === "string" ? undefined : reference;
+  const refNote = ref
+    ? `PyTorch ${ref.torch}, ${ref.threads} threads`
+    : reference as string;
+  const failed = (p: Pair) => p.error ? `; failed: ${p.error}` : "";
+  const ratio = (a: number, b: number) =>
+    Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-";
+  const nativeNote = status.enabled
+    ? `BLAS ${status.blasPath}; native/all kernel calls per step: ${calls}`
+    : `native kernels unavailable: ${status.reason}`;
+  const train = `SimpleCNN SGD step, batch ${BATCH}`;
+  const fisher = `Fisher-penalty step (double backprop), batch ${BATCH}`;
+  return [
+    {
+      group: "train",
+      workload: `${train}, wasm`,
+      unit: "ms/step",
+      fisherlab: t.train.wasm,
+      reference: ref?.sgdStepMs,
+      note: refNote + failed(t.train),
+    },
+    {
+      group: "train",
+      workload: `${train}, wasm + native kernels`,
+      unit: "ms/step",
+      fisherlab: t.train.native,
+      reference: ref?.sgdStepMs,
+      note: `${ratio(t.train.wasm, t.train.native)} faster than wasm; ` +
+        nativeNote + failed(t.train),
+    },
+    {
+      group: "curvature",
+      workload: `${fisher}, wasm`,
+      unit: "ms/step",
+      fisherlab: t.curvature.wasm,
+      reference: ref?.fisherStepMs,
+      note: refNote + failed(t.curvature),
+    },
+    {
+      group: "curvature",
+      workload: `${fisher}, wasm + native kernels`,
+      unit: "ms/step",
+      fisherlab: t.curvature.native,
+      reference: ref?.fisherStepMs,
+      note: `${ratio(t.curvature.wasm, t.curvature.native)} faster than ` +
+        "wasm" + failed(t.curvature),
+    },
+    {
+      group: "kernels",
+      workload: "matmul 1024^3, wasm",
+      unit: "GFLOP/s",
+      fisherlab: t.matmul.wasm,
+      reference: ref?.matmul1024Gflops,
+      higherIsBetter: true,
+      note: `reference: torch.mm; ${refNote}`,
+    },
+    {
+      group: "kernels",
+      workload: "matmul 1024^3, sgemm through FFI",
+      unit: "GFLOP/s",
+      fisherlab: t.matmul.native,
+      reference: ref?.matmul1024Gflops,
+      higherIsBetter: true,
+      note: `${ratio(t.matmul.native, t.matmul.wasm)} the wasm matmul`,
+    },
+  ];
+}
+
+if (import.meta.main) {
+  const rowsOut = await run({ quick: Deno.args.includes("--quick") });
+  const text = JSON.stringify(rowsOut, null, 2) + "\n";
+  await Deno.stdout.write(new TextEncoder().encode(text));
+}
