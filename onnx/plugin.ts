@@ -13,12 +13,15 @@ import {
 
 /** The part of the loop's context the plugin reads. */
 export interface OnnxExportContext {
+  /** The trained model. */
   readonly model: LayersModel;
+  /** The run's folder, seed and resolved configuration. */
   readonly run: {
     readonly dir: string;
     readonly seed: number;
     readonly config: unknown;
   };
+  /** The metrics sink; its latest values go into the metadata. */
   readonly metrics: { latest(): Record<string, number> };
   /** The error that ended the run, if one did. */
   readonly error?: unknown;
@@ -33,6 +36,7 @@ export interface OnnxExportOptions
 
 /** The plugin made by {@linkcode onnxExport}. */
 export interface OnnxExportPlugin {
+  /** Always "onnx-export". */
   readonly name: "onnx-export";
   /** notify. Exports the model unless the run failed. */
   fitEnd(ctx: OnnxExportContext): Promise<void>;
