@@ -5,6 +5,7 @@ import { trainableParams } from "../core/functional.ts";
 import { Random } from "../core/random.ts";
 import { fisherTrace } from "./fisher_trace.ts";
 import { lossHessian } from "./hessian_operator.ts";
+import { simpleCnn } from "../models/simple_cnn.ts";
 import {
   denseMatrix,
   exactFishers,
@@ -156,4 +157,55 @@ Deno.test("fisherTrace() rejects an unknown mode with the valid ones", async () 
   );
   tf.dispose([data.x, data.y]);
   model.dispose();
+});
+
+async function cnnOracle(backend: "cpu" | "wasm") {
+  // Conv + ReLU + max pool + dense is piecewise linear in each weight, so
+  // the PAPER.md oracle holds; per-example gradients take the loop path.
+  await useBackend(backend);
+  try {
+    const model = simpleCnn({
+      inputShape: [4, 4, 1],
+      filters: [2],
+      dense: 3,
+      classes: 3,
+      seed: 1,
+    });
+    const random = new Random(8);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 5 * 16 }, () => random.normal()),
+      [5, 4, 4, 1],
+    );
+    const data = { x, y: tf.tensor1d([0, 1, 2, 1, 0], "int32") };
+    const params = trainableParams(model);
+    const { fisher } = exactFishers(model, data, params);
+    const op = lossHessian(model, data);
+    const h = await denseMatrix(op);
+    op.dispose();
+    const before = tf.memory().numTensors;
+    const result = await fisherTrace(model, data);
+    assert.equal(result.perExample, "loop");
+    assert.ok(relative(result.trace, trace(fisher)) < 1e-4, backend);
+    assert.ok(
+      relative(result.trace, trace(h)) < 1e-4,
+      `${backend}: Tr(F) ${result.trace} vs Tr(H) ${trace(h)}`,
+    );
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([data.x, data.y]);
+    model.dispose();
+  } finally {
+    await useBackend("cpu");
+  }
+}
+
+Deno.test("fisherTrace() on a small CNN (cpu): exact, and Tr(H) = Tr(F)", () =>
+  cnnOracle("cpu"));
+
+Deno.test({
+  name: "fisherTrace() on a small CNN (wasm): exact, and Tr(H) = Tr(F)",
+  // TODO(kernels): on wasm, core/kernels/max_pool_grad.ts calls
+  // maker.makeTensorInfo, which the wasm backend lacks ("not a function"),
+  // so second derivatives through max pooling fail there; enable when fixed.
+  ignore: true,
+  fn: () => cnnOracle("wasm"),
 });
