@@ -375,7 +375,10 @@ Deno.test({
     ];
     // One image's column matrix is 56 x 27 floats: 8 KiB gives 1 image a
     // chunk, so every kernel runs in 5 chunks.
-    await checkAgainstCpu(cases, 0, { scratchBytes: 8192 });
+    await checkAgainstCpu(cases, 0, {
+      scratchBytes: 8192,
+      columnCacheBytes: 0,
+    });
   },
 });
 
@@ -418,10 +421,10 @@ async function gradientsOn(backend: string, native: boolean) {
     );
   const leaked = tf.memory().numTensors - tensors;
   const leakedData = tf.backend().numDataIds() - dataIds;
-  const calls = nativeKernelsStatus().calls;
+  const { calls, columnHits } = nativeKernelsStatus();
   disableNativeKernels();
   tf.dispose([x, ...w]);
-  return { grads, hvp, leaked, leakedData, calls };
+  return { grads, hvp, leaked, leakedData, calls, columnHits };
 }
 
 Deno.test({
@@ -439,6 +442,7 @@ Deno.test({
       const calls = actual.calls[k as NativeKernelName];
       assert.ok(calls && calls.native > 0, `${k} ran natively`);
     }
+    assert.ok(actual.columnHits >= 2, "filter gradients reused im2col");
     actual.grads.forEach((g, i) => assertClose(g, expected.grads[i], `d${i}`));
   },
 });
