@@ -1,0 +1,128 @@
+"""PyTorch reference timings for bench/regularizers.ts, as one JSON object.
+
+Times, on the CPU, a plain SGD step and a Fisher-penalty step for the nets
+bench/regularizers.ts times in fisherlab, at batch 128:
+
+- SimpleCNN on MNIST shapes: conv 32 3x3 (padding 1) ReLU, max pool 2,
+  conv 64 3x3 ReLU, max pool 2, dense 128 ReLU, dense 10;
+- an MLP 784-256-256-10 with ReLU.
+
+The Fisher-penalty step is L + alpha * ||grad_theta L_yhat||^2 on the whole
+batch, yhat sampled from the model's softmax (no gradient through the
+draw), differentiated by double backprop, then an SGD update.
+
+Usage: python3 bench/regularizers_reference.py [--quick] [--threads N]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError as error:  # torch missing: say so in the JSON, exit 2
+    print(json.dumps({"error": f"Cannot import torch: {error}"}))
+    sys.exit(2)
+
+BATCH = 128
+LR = 0.01
+ALPHA = 0.1
+
+
+def simple_cnn():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(7 * 7 * 64, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 10),
+    )
+
+
+def mlp():
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    )
+
+
+def median_ms(step, warmup, repeats):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def update(params, grads):
+    with torch.no_grad():
+        for p, g in zip(params, grads):
+            p.sub_(LR * g)
+
+
+def sgd_step(model, x, y):
+    params = list(model.parameters())
+    loss = F.cross_entropy(model(x), y)
+    update(params, torch.autograd.grad(loss, params))
+    return loss.item()
+
+
+def fisher_step(model, x, y):
+    params = list(model.parameters())
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    with torch.no_grad():
+        yhat = torch.multinomial(F.softmax(logits, dim=1), 1).squeeze(1)
+    inner = torch.autograd.grad(
+        F.cross_entropy(model(x), yhat), params, create_graph=True
+    )
+    total = loss + ALPHA * sum((g * g).sum() for g in inner)
+    update(params, torch.autograd.grad(total, params))
+    return total.item()
+
+
+def time_net(model, shape, repeats):
+    x = torch.randn(BATCH, *shape)
+    y = torch.randint(0, 10, (BATCH,))
+    return {
+        "sgdStepMs": median_ms(lambda: sgd_step(model, x, y), 2, repeats),
+        "fisherStepMs": median_ms(lambda: fisher_step(model, x, y), 2, repeats),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    repeats = 5 if args.quick else 20
+    print(json.dumps({
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "batch": BATCH,
+        "repeats": repeats,
+        "cnn": time_net(simple_cnn(), (1, 28, 28), repeats),
+        "mlp": time_net(mlp(), (784,), repeats),
+    }))
+
+
+if __name__ == "__main__":
+    main()
