@@ -190,3 +190,23 @@ Deno.test("fisherPenalty() checks its options", () => {
     /Cannot make fisherPenalty "fisher_penalty": method is "hutchinson"/,
   );
 });
+
+Deno.test("fisherPenalty() state restores its random stream and counters", async () => {
+  const model = tinyMlp();
+  const batch = makeBatch(20, [5], 4);
+  const ctx = makeContext(model, batch);
+  const options = { alpha: 1, every: 1, subBatch: 5 };
+  const first = fisherPenalty(options);
+  for (let k = 0; k < 3; k++) termValue(() => first, ctx);
+  const state = structuredClone(await first.getState!());
+
+  const second = fisherPenalty(options);
+  await second.setState!(state);
+  assert.deepEqual(second.stats, first.stats);
+  const a = termValue(() => first, ctx);
+  const b = termValue(() => second, ctx);
+  assert.equal(a, b);
+  // A fresh plugin draws from the start of the stream: another term.
+  assert.notEqual(termValue(() => fisherPenalty(options), ctx), a);
+  tf.dispose([batch.x, batch.y, ...ctx.params]);
+});
