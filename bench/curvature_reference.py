@@ -1,0 +1,175 @@
+"""PyTorch reference timings for bench/curvature.ts, printed as one JSON object.
+
+Times on the CPU, per example, the curvature workloads bench/curvature.ts
+times in fisherlab, on the same networks and batch size:
+
+- exact Tr(F): sum over classes c of p(c|x) ||grad log p(c|x)||^2, with
+  per-example gradients from functorch (vmap of grad), one class at a time;
+- mini-batch Tr(F): B ||mean_i grad log p(yhat_i|x_i)||^2, labels sampled
+  from the model, one backward pass;
+- one Hutchinson probe: v^T H v for a Rademacher v, H v by double backprop;
+- one power-iteration step: H v, the Rayleigh quotient, v <- Hv / ||Hv||.
+
+Networks: an MLP 784-256-10 (ReLU) and the SimpleCNN of models/simple_cnn.ts
+(two blocks of 3x3 conv "same", ReLU, 2x2 max pool; dense 128; dense 10)
+on 28x28x1 inputs. Times are medians, in ms per example.
+
+Usage: python3 bench/curvature_reference.py [--quick] [--threads N]
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError as error:  # torch missing: say so in the JSON, exit 2
+    print(json.dumps({"error": f"Cannot import torch: {error}"}))
+    sys.exit(2)
+
+try:
+    from functorch import grad, make_functional, vmap
+except ImportError:  # older or newer torch: fall back to a loop
+    grad = make_functional = vmap = None
+
+BATCH = 128
+
+
+def mlp():
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    )
+
+
+def simple_cnn():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(7 * 7 * 64, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 10),
+    )
+
+
+def median_ms(work, warmup, repeats):
+    for _ in range(warmup):
+        work()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def exact_fisher(model, x):
+    with torch.no_grad():
+        probs = F.softmax(model(x), dim=-1)
+    classes = probs.shape[1]
+    total = torch.zeros(x.shape[0])
+    if vmap is not None:
+        fmodel, params = make_functional(model)
+
+        def log_prob(p, xi, c):
+            return F.log_softmax(fmodel(p, xi.unsqueeze(0)), dim=-1)[0, c]
+
+        per_example = vmap(grad(log_prob), in_dims=(None, 0, None))
+        for c in range(classes):
+            grads = per_example(params, x, c)
+            sq = sum(g.pow(2).flatten(1).sum(1) for g in grads)
+            total += probs[:, c] * sq.detach()
+    else:
+        params = list(model.parameters())
+        for i in range(x.shape[0]):
+            for c in range(classes):
+                logp = F.log_softmax(model(x[i:i + 1]), dim=-1)[0, c]
+                grads = torch.autograd.grad(logp, params)
+                total[i] += probs[i, c] * sum(g.pow(2).sum() for g in grads)
+    return total.mean().item()
+
+
+def minibatch_fisher(model, x):
+    params = list(model.parameters())
+    logits = model(x)
+    with torch.no_grad():
+        labels = torch.multinomial(F.softmax(logits, dim=-1), 1).squeeze(1)
+    loss = F.cross_entropy(logits, labels)
+    grads = torch.autograd.grad(loss, params)
+    return x.shape[0] * sum(g.pow(2).sum() for g in grads).item()
+
+
+def hvp(model, x, y, v):
+    params = list(model.parameters())
+    loss = F.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    dot = sum((g * u).sum() for g, u in zip(grads, v))
+    return torch.autograd.grad(dot, params)
+
+
+def hutchinson_probe(model, x, y):
+    v = [torch.randint(0, 2, p.shape).float() * 2 - 1
+         for p in model.parameters()]
+    hv = hvp(model, x, y, v)
+    return sum((a * b).sum() for a, b in zip(v, hv)).item()
+
+
+def power_step(model, x, y, state):
+    hv = hvp(model, x, y, state["v"])
+    rayleigh = sum((a * b).sum() for a, b in zip(state["v"], hv)).item()
+    size = torch.sqrt(sum(h.pow(2).sum() for h in hv))
+    state["v"] = [h / size for h in hv]
+    return rayleigh
+
+
+def measure(name, model, x, y, quick, exact_examples):
+    repeats = 2 if quick else 5
+    torch.manual_seed(0)
+    state = {"v": [torch.randn(p.shape) for p in model.parameters()]}
+    xe = x[:exact_examples]
+    return {
+        "exactMs": median_ms(lambda: exact_fisher(model, xe), 1, repeats)
+        / exact_examples,
+        "exactExamples": exact_examples,
+        "minibatchMs": median_ms(lambda: minibatch_fisher(model, x), 1,
+                                 repeats) / x.shape[0],
+        "probeMs": median_ms(lambda: hutchinson_probe(model, x, y), 1,
+                             repeats) / x.shape[0],
+        "powerMs": median_ms(lambda: power_step(model, x, y, state), 1,
+                             repeats) / x.shape[0],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cnn-exact-examples", type=int, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    x = torch.randn(BATCH, 1, 28, 28)
+    y = torch.randint(0, 10, (BATCH,))
+    cnn_exact = args.cnn_exact_examples or (16 if args.quick else BATCH)
+    out = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "perExample": "functorch vmap" if vmap is not None else "loop",
+        "mlp": measure("mlp", mlp(), x, y, args.quick, BATCH),
+        "cnn": measure("cnn", simple_cnn(), x, y, args.quick, cnn_exact),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
