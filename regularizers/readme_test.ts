@@ -16,9 +16,10 @@ async function readmeExample(): Promise<
   const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
   const code = blocks.find((b) => b.includes("function entropyPenalty"));
   assert.ok(code, "README.md has no entropyPenalty example");
-  const root = new URL("../", import.meta.url).href;
+  // Imports in the README are relative to regularizers/.
+  const root = new URL("../", readme).href;
   const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, code.replaceAll('from "./', `from "${root}`));
+  await Deno.writeTextFile(file, code.replaceAll('from "../', `from "${root}`));
   const module = await import(pathToFileURL(file).href);
   await Deno.remove(file);
   return module.entropyPenalty;
