@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { tf } from "../core/tf.ts";
+import { tf, tfl } from "../core/tf.ts";
 import { useBackend } from "../core/backend.ts";
 import {
   crossEntropy,
   forward,
   squaredNorm,
+  trainableParams,
   valueAndGrads,
 } from "../core/functional.ts";
 import { Random } from "../core/random.ts";
@@ -109,5 +110,34 @@ Deno.test("gradientNormPenalty() every and subBatch do what they say", () => {
     () => gradientNormPenalty({ alpha: 1, labels: "noisy" as "true" }),
     /labels is "noisy"/,
   );
+  tf.dispose([batch.x, batch.y, ...ctx.params]);
+});
+
+Deno.test('gradientNormPenalty() params "no-batchnorm" penalizes the other weights', () => {
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ units: 6, inputShape: [5] }),
+      tfl.layers.batchNormalization(),
+      tfl.layers.dense({ units: 4 }),
+    ],
+  });
+  const batch = makeBatch(8, [5], 4);
+  const ctx = makeContext(model, batch);
+  const chosen = trainableParams(model, "no-batchnorm");
+  assert.equal(chosen.length, ctx.params.length - 2);
+  const value = termValue(
+    () => gradientNormPenalty({ alpha: 1, every: 1, params: "no-batchnorm" }),
+    ctx,
+  );
+  const all = termValue(() => gradientNormPenalty({ alpha: 1, every: 1 }), ctx);
+  const expected = tf.tidy(() => {
+    const { grads } = valueAndGrads(
+      () => crossEntropy(forward(model, batch.x, true), batch.y) as tf.Scalar,
+      chosen,
+    );
+    return squaredNorm(grads).dataSync()[0];
+  });
+  assert.ok(Math.abs(value - expected) < 1e-5 * expected, `${value}`);
+  assert.ok(all > value * (1 + 1e-4));
   tf.dispose([batch.x, batch.y, ...ctx.params]);
 });
