@@ -1,40 +1,16 @@
 /**
- * What the evaluators run on, and the options every curvature evaluator
- * shares: batch-norm mode, which parameters count, and the chunk size.
+ * Internals shared by the curvature evaluators: option checking, chunking,
+ * host vectors, and keeping batch-norm statistics unchanged.
  *
  * @module
  */
 import { tf } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { trainableParams } from "../core/functional.ts";
-import type { ParamFilter } from "../core/functional.ts";
-import type { Dataset } from "../datasets/types.ts";
+import type { LabelledData } from "./labelled_data.ts";
+import type { BatchNormMode, CurvatureOptions } from "./curvature_options.ts";
 
-/** Inputs and integer labels, on the device. The caller owns them. */
-export interface LabelledData {
-  /** Inputs, one example per row (NHWC for images). */
-  x: tf.Tensor;
-  /** Integer labels, shape [n]. */
-  y: tf.Tensor;
-}
-
-/** How batch-norm layers normalize while curvature is measured. */
-export type BatchNormMode = "batch" | "running";
-
-/** Options shared by the curvature evaluators. */
-export interface CurvatureOptions {
-  /**
-   * "batch" (default): run the model with training=true, so batch-norm
-   * layers use the statistics of each chunk of `batchSize` examples, as the
-   * training loss does (dropout is on too). "running": training=false,
-   * running statistics; examples are then independent.
-   */
-  bn?: BatchNormMode;
-  /** Which parameters the curvature is taken over. Default "all". */
-  params?: ParamFilter;
-  /** Examples per forward pass; memory bound only. Default 128. */
-  batchSize?: number;
-}
+export type { BatchNormMode, CurvatureOptions, LabelledData };
 
 const BN_MODES: readonly BatchNormMode[] = ["batch", "running"];
 
@@ -104,50 +80,6 @@ export function chunksOf(data: LabelledData, size: number): LabelledData[] {
 /** Disposes every tensor of a list of chunks. */
 export function disposeChunks(chunks: LabelledData[]): void {
   for (const c of chunks) tf.dispose([c.x, c.y]);
-}
-
-/**
- * The examples of `dataset` at `indices` (all when omitted) as device
- * tensors, with their training labels (noisy where label noise was applied).
- *
- * @example
- * ```ts
- * import { labelledData } from "./_data.ts";
- * import type { Dataset } from "../datasets/types.ts";
- * const ds: Dataset = {
- *   name: "toy", x: new Float32Array([0, 1, 2, 3]), shape: [2],
- *   labels: new Int32Array([0, 1]), cleanLabels: new Int32Array([0, 1]),
- *   noisy: new Uint8Array(2), numClasses: 2, length: 2,
- * };
- * const { x, y } = labelledData(ds, [1]);
- * console.assert(x.shape.join() === "1,2" && y.dataSync()[0] === 1);
- * x.dispose();
- * y.dispose();
- * ```
- */
-export function labelledData(
-  dataset: Dataset,
-  indices?: ArrayLike<number>,
-): LabelledData {
-  const width = dataset.shape.reduce((a, b) => a * b, 1);
-  const idx = indices ?? [...Array(dataset.length).keys()];
-  const x = new Float32Array(idx.length * width);
-  const y = new Int32Array(idx.length);
-  for (let k = 0; k < idx.length; k++) {
-    const i = idx[k];
-    if (!Number.isInteger(i) || i < 0 || i >= dataset.length) {
-      throw new RangeError(
-        `Cannot select example "${i}" of "${dataset.name}": it has ` +
-          `${dataset.length} examples`,
-      );
-    }
-    x.set(dataset.x.subarray(i * width, (i + 1) * width), k * width);
-    y[k] = dataset.labels[i];
-  }
-  return {
-    x: tf.tensor(x, [idx.length, ...dataset.shape]),
-    y: tf.tensor1d(y, "int32"),
-  };
 }
 
 /** Flattens a list of tensors into one host vector, in float64. */

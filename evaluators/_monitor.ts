@@ -9,29 +9,9 @@ import { tf } from "../core/tf.ts";
 import type { Context, MetricScope, Plugin } from "../core/types.ts";
 import type { Random } from "../core/random.ts";
 import { evalSubset } from "../datasets/subsets.ts";
-import { type LabelledData, labelledData } from "./_data.ts";
-import { checkSchedule, type EvalSchedule, isDue } from "./eval_schedule.ts";
-
-/** Which examples a monitor measures on. */
-export interface EvalDataOptions {
-  /** "train" (default) or "test". */
-  split?: "train" | "test";
-  /**
-   * Size of the fixed, seeded, class-stratified subset. Default 256 (all
-   * examples when the split is smaller).
-   */
-  examples?: number;
-  /** Seed of the subset; the same seed gives the same examples. Default 0. */
-  seed?: number;
-}
-
-/** Options every monitor takes. */
-export interface MonitorOptions {
-  /** When to measure. Default: at the start and at each epoch end. */
-  schedule?: EvalSchedule;
-  /** What to measure on. Default: 256 training examples, seed 0. */
-  data?: EvalDataOptions;
-}
+import { type LabelledData, labelledData } from "./labelled_data.ts";
+import { checkSchedule, isDue } from "./eval_schedule.ts";
+import type { MonitorOptions } from "./monitor_options.ts";
 
 /** Measures on the held data; returns metric values by name. */
 export type Measure = (

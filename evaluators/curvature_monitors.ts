@@ -5,7 +5,8 @@
  * @module
  */
 import type { Plugin } from "../core/types.ts";
-import { monitor, type MonitorOptions } from "./_monitor.ts";
+import { monitor } from "./_monitor.ts";
+import type { MonitorOptions } from "./monitor_options.ts";
 import { fisherTrace, type FisherTraceOptions } from "./fisher_trace.ts";
 import { hessianTrace, type HessianTraceOptions } from "./hessian_trace.ts";
 import { sharpness, type SharpnessOptions } from "./sharpness.ts";

@@ -16,7 +16,7 @@ import {
 import { memorizationMonitor } from "./memorization.ts";
 import { standardMetrics } from "./standard_metrics.ts";
 import { fisherTrace } from "./fisher_trace.ts";
-import { labelledData } from "./_data.ts";
+import { labelledData } from "./labelled_data.ts";
 import { tinyMlp } from "./_testing.ts";
 
 await useBackend("cpu");

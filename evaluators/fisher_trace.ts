@@ -29,6 +29,8 @@ import {
   perExampleSqNorms,
 } from "./_per_example.ts";
 
+export type { PerExampleMethod };
+
 /** How Tr(F) is computed. */
 export type FisherMode = "exact" | "sampled" | "mini-batch";
 

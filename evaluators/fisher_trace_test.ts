@@ -86,6 +86,19 @@ Deno.test("fisherTrace() sampled and mini-batch agree within their SE", async ()
     `${batch.trace} vs ${exact} (se ${batch.se})`,
   );
 
+  // Chunks of 3, 3 and 2 examples, weighted by their share.
+  const chunked = await fisherTrace(model, data, {
+    mode: "mini-batch",
+    batchSize: 3,
+    samples: 200,
+    random: new Random(13),
+    empirical: false,
+  });
+  assert.ok(
+    Math.abs(chunked.trace - exact) < 4 * chunked.se,
+    `${chunked.trace} vs ${exact} (se ${chunked.se})`,
+  );
+
   // One draw per example: the SE comes from the spread across examples.
   const one = await fisherTrace(model, data, { mode: "sampled" });
   assert.ok(Number.isFinite(one.se) && one.se > 0);

@@ -113,3 +113,24 @@ Deno.test("hessianTrace() leaves batch-norm running statistics alone", async () 
   tf.dispose([data.x, data.y]);
   model.dispose();
 });
+
+Deno.test("lossHessian() combines chunks into the full-data Hessian", async () => {
+  const model = tinyMlp({ widths: [3, 4, 3], activation: "tanh", seed: 3 });
+  const data = tinyData(7, 3, 3);
+  const whole = lossHessian(model, data);
+  const chunked = lossHessian(model, data, { batchSize: 3 });
+  const random = new Random(5);
+  const v = Float64Array.from({ length: whole.dim }, () => random.normal());
+  const a = await whole.apply(v);
+  const b = await chunked.apply(v);
+  const scale = Math.max(...a.map(Math.abs));
+  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-5 * scale, `${i}`));
+  await assert.rejects(
+    () => whole.apply(new Float64Array(3)),
+    /the vector has length "3" but the parameters have 31 entries/,
+  );
+  whole.dispose();
+  chunked.dispose();
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});

@@ -10,7 +10,7 @@ import type { LayersModel } from "../core/tf.ts";
 import { forward } from "../core/functional.ts";
 import type { Dataset } from "../datasets/types.ts";
 import type { MetricRecord, Plugin } from "../core/types.ts";
-import { labelledData } from "./_data.ts";
+import { labelledData } from "./labelled_data.ts";
 import { METRICS } from "./metric_names.ts";
 
 /** The result of {@linkcode memorization}. */
