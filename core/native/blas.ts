@@ -39,6 +39,31 @@ export interface SgemmArgs {
   beta?: number;
 }
 
+/**
+ * Row-major single-precision y = alpha op(A) x + beta y, where A is m x n
+ * and op(A) = A^T when `trans`.
+ */
+export interface SgemvArgs {
+  /** Rows of A. */
+  m: number;
+  /** Columns of A. */
+  n: number;
+  /** A, stored row-major. */
+  a: Float32Array;
+  /** The vector x: n long, or m long if `trans`. */
+  x: Float32Array;
+  /** The vector y, overwritten: m long, or n long if `trans`. */
+  y: Float32Array;
+  /** Use A^T. Default false. */
+  trans?: boolean;
+  /** Leading dimension of A. Default n. */
+  lda?: number;
+  /** Scale of the product. Default 1. */
+  alpha?: number;
+  /** Scale of y's old value; 0 (the default) ignores it. */
+  beta?: number;
+}
+
 /** A loaded BLAS library. */
 export interface Blas {
   /** The file that was opened. */
@@ -47,6 +72,8 @@ export interface Blas {
   config: string;
   /** C = alpha op(A) op(B) + beta C, in place, synchronously. */
   sgemm(args: SgemmArgs): void;
+  /** y = alpha op(A) x + beta y, in place, synchronously. */
+  sgemv(args: SgemvArgs): void;
   /** The number of threads the library uses, when it can say. */
   threads(): number | undefined;
   /** Sets the number of threads, when the library allows it. */
@@ -79,6 +106,23 @@ const SYMBOLS = {
     parameters: [
       "i32",
       "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  cblas_sgemv: {
+    parameters: [
       "i32",
       "i32",
       "i32",
@@ -226,6 +270,21 @@ function wrap(path: string, lib: Library): Blas {
         args.ldc ?? args.n,
       );
     },
+    sgemv: (args) =>
+      s.cblas_sgemv(
+        ROW_MAJOR,
+        args.trans ? TRANS : NO_TRANS,
+        args.m,
+        args.n,
+        args.alpha ?? 1,
+        args.a,
+        args.lda ?? args.n,
+        args.x,
+        1,
+        args.beta ?? 0,
+        args.y,
+        1,
+      ),
     threads: () => s.openblas_get_num_threads?.() ?? undefined,
     setThreads: (count) => s.openblas_set_num_threads?.(count),
     close: () => lib.close(),

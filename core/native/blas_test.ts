@@ -87,6 +87,38 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: `loadBlas() sgemv matches a plain product, plain and ` +
+    `transposed${skipped}`,
+  ignore,
+  fn: () => {
+    if (!found.available) return;
+    const [m, n] = [4, 3];
+    const a = filled(m * n, 1);
+    for (const trans of [false, true]) {
+      const x = filled(trans ? m : n, 2);
+      const y = filled(trans ? n : m, 3);
+      const expected = naive({
+        m: trans ? n : m,
+        n: 1,
+        k: trans ? m : n,
+        a,
+        b: x,
+        c: y.slice(),
+        transA: trans,
+        transB: false,
+        lda: n,
+        ldb: 1,
+        ldc: 1,
+        alpha: 2,
+        beta: 0.5,
+      });
+      found.blas.sgemv({ m, n, a, x, y, trans, alpha: 2, beta: 0.5 });
+      expected.forEach((v, i) => assert.ok(Math.abs(v - y[i]) < 1e-5));
+    }
+  },
+});
+
 Deno.test("loadBlas() reports a missing library without throwing", () => {
   const missing = loadBlas({ paths: ["/nonexistent/libblas.so"] });
   assert.equal(missing.available, false);

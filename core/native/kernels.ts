@@ -37,7 +37,8 @@ export type NativeKernelName =
   | "Conv2D"
   | "FusedConv2D"
   | "Conv2DBackpropInput"
-  | "Conv2DBackpropFilter";
+  | "Conv2DBackpropFilter"
+  | "Sum";
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -47,6 +48,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "FusedConv2D",
   "Conv2DBackpropInput",
   "Conv2DBackpropFilter",
+  "Sum",
 ];
 
 /** Options for {@linkcode enableNativeKernels}. */
@@ -96,6 +98,7 @@ interface Context {
   blas: Blas;
   scratch: Scratch;
   columns: ColumnCache;
+  ones: Float32Array;
   minMultiplyAdds: number;
   scratchFloats: number;
   calls: Partial<Record<NativeKernelName, KernelCalls>>;
@@ -133,6 +136,8 @@ interface Attrs {
   leakyreluAlpha?: number;
   inputShape?: [number, number, number, number];
   filterShape?: [number, number, number, number];
+  axis?: number | number[];
+  keepDims?: boolean;
 }
 
 type Impl = (
@@ -186,6 +191,7 @@ export function enableNativeKernels(
     blas,
     scratch: new Scratch(),
     columns: new ColumnCache(options.columnCacheBytes ?? 128 * 2 ** 20),
+    ones: new Float32Array(0),
     minMultiplyAdds: options.minMultiplyAdds ?? 32768,
     scratchFloats: Math.floor((options.scratchBytes ?? 64 * 2 ** 20) / 4),
     calls: {},
@@ -248,6 +254,7 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   FusedConv2D: fusedConv2d,
   Conv2DBackpropInput: conv2dBackpropInput,
   Conv2DBackpropFilter: conv2dBackpropFilter,
+  Sum: sum,
 };
 
 function install(ctx: Context, name: NativeKernelName): void {
@@ -620,6 +627,50 @@ function conv2dBackpropFilter(
     });
   }
   return out;
+}
+
+// --- reductions -----------------------------------------------------------
+
+/**
+ * Sum over leading axes (a bias gradient) or trailing axes, as one
+ * matrix-vector product with a vector of ones: no transpose, unlike wasm's.
+ */
+function sum(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { x } = inputs;
+  const shape = x.shape;
+  const size = tf.util.sizeFromShape(shape);
+  if (x.dtype !== "float32" || size < ctx.minMultiplyAdds || size === 0) {
+    return undefined;
+  }
+  const axes = [...new Set(tf.util.parseAxisParam(attrs.axis ?? [], shape))]
+    .sort((a, b) => a - b);
+  if (axes.length === 0) return undefined;
+  const leading = axes.every((a, i) => a === i);
+  const trailing = axes.every((a, i) => a === shape.length - axes.length + i);
+  if (!leading && !trailing) return undefined;
+
+  const split = leading ? axes.length : shape.length - axes.length;
+  const m = tf.util.sizeFromShape(shape.slice(0, split));
+  const n = tf.util.sizeFromShape(shape.slice(split));
+  const outShape = attrs.keepDims
+    ? shape.map((d, i) => axes.includes(i) ? 1 : d)
+    : shape.filter((_, i) => !axes.includes(i));
+  const out = backend.makeOutput(outShape, "float32");
+  const a = heapView(backend, x);
+  const y = heapView(backend, out);
+  const ones = onesOf(ctx, leading ? m : n);
+  ctx.blas.sgemv({ m, n, a, x: ones, y, trans: leading });
+  return out;
+}
+
+function onesOf(ctx: Context, length: number): Float32Array {
+  if (ctx.ones.length < length) ctx.ones = new Float32Array(length).fill(1);
+  return ctx.ones.subarray(0, length);
 }
 
 // --- bias and activations --------------------------------------------------

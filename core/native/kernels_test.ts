@@ -307,6 +307,42 @@ Deno.test({
 });
 
 Deno.test({
+  name: `Sum natively matches the cpu kernel over leading and trailing ` +
+    `axes${skipped}`,
+  ignore,
+  fn: async () => {
+    const grid: [number[], number[]][] = [
+      [[4, 5, 6, 3], [0]],
+      [[4, 5, 6, 3], [0, 1, 2]],
+      [[4, 5, 6, 3], [2, 3]],
+      [[4, 5, 6, 3], [-1]],
+      [[4, 5, 6, 3], [0, 1, 2, 3]],
+      [[7, 9], [0]],
+      [[7, 9], [1]],
+      [[3, 1, 5], [1, 0]],
+    ];
+    const cases: Case[] = [];
+    for (const [shape, axis] of grid) {
+      for (const keepDims of [false, true]) {
+        cases.push({
+          kernel: "Sum",
+          inputs: { x: random(shape) },
+          attrs: { axis, keepDims },
+          label: label("Sum", { shape, axis, keepDims }),
+        });
+      }
+    }
+    const middle: Case = {
+      kernel: "Sum",
+      inputs: { x: random([4, 5, 6]) },
+      attrs: { axis: [1], keepDims: false },
+      label: "Sum over a middle axis falls back",
+    };
+    await checkAgainstCpu([...cases, middle], 1);
+  },
+});
+
+Deno.test({
   name: `native kernels fall back for what they do not handle${skipped}`,
   ignore,
   fn: () => {
@@ -338,7 +374,7 @@ Deno.test({
   fn: () => {
     const before = tf.getKernel("Conv2D", "wasm");
     const status = enableNativeKernels();
-    assert.deepEqual(status.kernels.length, 6);
+    assert.deepEqual(status.kernels.length, 7);
     assert.notEqual(tf.getKernel("Conv2D", "wasm"), before);
     disableNativeKernels();
     assert.equal(tf.getKernel("Conv2D", "wasm"), before);
