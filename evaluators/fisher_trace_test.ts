@@ -214,11 +214,5 @@ async function cnnOracle(backend: "cpu" | "wasm") {
 Deno.test("fisherTrace() on a small CNN (cpu): exact, and Tr(H) = Tr(F)", () =>
   cnnOracle("cpu"));
 
-Deno.test({
-  name: "fisherTrace() on a small CNN (wasm): exact, and Tr(H) = Tr(F)",
-  // TODO(kernels): on wasm, core/kernels/max_pool_grad.ts calls
-  // maker.makeTensorInfo, which the wasm backend lacks ("not a function"),
-  // so second derivatives through max pooling fail there; enable when fixed.
-  ignore: true,
-  fn: () => cnnOracle("wasm"),
-});
+Deno.test("fisherTrace() on a small CNN (wasm): exact, and Tr(H) = Tr(F)", () =>
+  cnnOracle("wasm"));
