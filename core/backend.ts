@@ -11,6 +11,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
+import { installKernels } from "./kernels/install.ts";
 
 /** The names accepted by {@linkcode useBackend}. */
 export type BackendName = "wasm" | "cpu" | "webgpu" | "tensorflow";
@@ -98,6 +99,7 @@ export async function useBackend(name: BackendName = "wasm"): Promise<void> {
     throw new Error(`Cannot use backend "${name}": it failed to initialize`);
   }
   await tf.ready();
+  installKernels();
   for (const setup of setups) setup(name);
 }
 

@@ -1,0 +1,304 @@
+/**
+ * Gradients that tfjs does not register, so that gradients of gradients
+ * (Hessian-vector products, the Fisher penalty) work through convolution and
+ * pooling layers on every backend.
+ *
+ * Each gradient is built from differentiable ops, so a third derivative
+ * works wherever the ops it uses have gradients.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import {
+  type PadArg,
+  type PoolAttrs,
+  poolInfo,
+  type Shape4,
+  validTaps,
+} from "./_pool_geometry.ts";
+
+type Tensor = tf.Tensor;
+type Tensor4D = tf.Tensor4D;
+
+interface Conv2DBackpropFilterAttrs {
+  strides: number | [number, number];
+  pad: PadArg;
+  dataFormat?: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  filterShape: Shape4;
+  dilations?: number | [number, number];
+}
+
+/**
+ * Conv2DBackpropFilter computes dW = B(x, dy), bilinear in x and dy. With
+ * upstream U of the filter's shape, <U, B(x, dy)> equals
+ * <x, conv2DBackpropInput(dy, U)> and <dy, conv2d(x, U)>.
+ */
+const conv2DBackpropFilterGrad: tf.GradConfig = {
+  kernelName: "Conv2DBackpropFilter",
+  inputsToSave: ["x", "dy"],
+  gradFunc: (upstream, saved, attrs) => {
+    const [x, dy] = saved as Tensor4D[];
+    const u = upstream as Tensor4D;
+    const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+    const dilations = a.dilations ?? 1;
+    if ([dilations].flat().some((d) => d !== 1)) {
+      throw new Error(
+        "Cannot differentiate Conv2DBackpropFilter: dilations " +
+          `"${dilations}" are not supported; use dilations 1`,
+      );
+    }
+    return {
+      x: () =>
+        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: u }, {
+          strides: a.strides,
+          pad: a.pad,
+          dataFormat: a.dataFormat ?? "NHWC",
+          dimRoundingMode: a.dimRoundingMode,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as Tensor,
+      dy: () =>
+        tf.conv2d(
+          x,
+          u,
+          a.strides,
+          a.pad,
+          a.dataFormat ?? "NHWC",
+          1,
+          a.dimRoundingMode,
+        ),
+    };
+  },
+};
+
+/**
+ * MaxPoolGrad routes dy to each window's first maximum of x. It is linear in
+ * dy and piecewise constant in x and y, so its gradient with respect to dy
+ * picks the upstream at each window's argmax, and is zero for x and y.
+ */
+const maxPoolGradGrad: tf.GradConfig = {
+  kernelName: "MaxPoolGrad",
+  inputsToSave: ["input", "output"],
+  gradFunc: (upstream, saved, attrs) => {
+    const [x, y] = saved;
+    const u = upstream as Tensor;
+    return {
+      dy: () => pickAtArgmax(x, u, attrs as unknown as PoolAttrs),
+      input: () => tf.zerosLike(x),
+      output: () => tf.zerosLike(y),
+    };
+  },
+};
+
+/**
+ * For every pooling window of x, the entry of `u` at the window's first
+ * maximum of x (tfjs's tie rule). Differentiable in `u`.
+ */
+export function pickAtArgmax(x: Tensor, u: Tensor, attrs: PoolAttrs): Tensor {
+  return tf.tidy(() => {
+    const xs = windowTaps(x, attrs, -Infinity);
+    const us = windowTaps(u, attrs, 0);
+    let best = xs[0];
+    let picked = us[0];
+    for (let k = 1; k < xs.length; k++) {
+      const take = tf.greater(xs[k], best);
+      best = tf.where(take, xs[k], best);
+      picked = tf.where(take, us[k], picked);
+    }
+    return picked;
+  });
+}
+
+/**
+ * The values of `t` under each tap of each pooling window: one tensor of the
+ * pool's output shape per tap, taps in row-major order. Entries outside `t`
+ * read `fill`. Built from pad, slice and reshape, which all have gradients.
+ */
+export function windowTaps(
+  t: Tensor,
+  attrs: PoolAttrs,
+  fill: number,
+): Tensor[] {
+  const info = poolInfo(t.shape, attrs);
+  const [n, h, w, c] = t.shape;
+  const { outHeight: ho, outWidth: wo } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const needH = info.filterHeight - 1 + ho * sh;
+  const needW = info.filterWidth - 1 + wo * sw;
+  const keepH = Math.min(h, needH - top);
+  const keepW = Math.min(w, needW - left);
+  const cropped = keepH < h || keepW < w
+    ? tf.slice(t, [0, 0, 0, 0], [n, keepH, keepW, c])
+    : t;
+  const padded = tf.pad(cropped, [
+    [0, 0],
+    [top, needH - top - keepH],
+    [left, needW - left - keepW],
+    [0, 0],
+  ], fill);
+  const taps: Tensor[] = [];
+  for (let a = 0; a < info.filterHeight; a++) {
+    for (let b = 0; b < info.filterWidth; b++) {
+      const block = tf.slice(padded, [0, a, b, 0], [n, ho * sh, wo * sw, c]);
+      if (sh === 1 && sw === 1) {
+        taps.push(block);
+        continue;
+      }
+      const grid = tf.reshape(block, [n, ho, sh, wo, sw, c]);
+      const first = tf.slice(grid, [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]);
+      taps.push(tf.reshape(first, [n, ho, wo, c]));
+    }
+  }
+  return taps;
+}
+
+/**
+ * The ratio window size / taps inside the input, per output position, as a
+ * [1, outHeight, outWidth, 1] tensor; null where every window is full.
+ */
+function fullOverValid(inShape: number[], attrs: PoolAttrs): Tensor | null {
+  const info = poolInfo(inShape, attrs);
+  const rows = validTaps(
+    info.inHeight,
+    info.outHeight,
+    info.filterHeight,
+    info.strideHeight,
+    info.padInfo.top,
+  );
+  const cols = validTaps(
+    info.inWidth,
+    info.outWidth,
+    info.filterWidth,
+    info.strideWidth,
+    info.padInfo.left,
+  );
+  const size = info.filterHeight * info.filterWidth;
+  const ratio = new Float32Array(rows.length * cols.length);
+  let partial = false;
+  rows.forEach((r, i) =>
+    cols.forEach((c, j) => {
+      ratio[i * cols.length + j] = size / Math.max(1, r * c);
+      if (r * c !== size) partial = true;
+    })
+  );
+  if (!partial) return null;
+  return tf.tensor4d(ratio, [1, rows.length, cols.length, 1]);
+}
+
+/**
+ * AvgPool divides each window's sum by the number of its taps inside the
+ * input, but tfjs's AvgPoolGrad divides by the full window size: with
+ * padding, tfjs's own gradient of avgPool is wrong at the borders. This
+ * gradient rescales dy first, which makes it exact.
+ */
+const avgPoolGrad: tf.GradConfig = {
+  kernelName: "AvgPool",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const a = attrs as unknown as PoolAttrs;
+    const dyTensor = dy as Tensor;
+    return {
+      x: () => {
+        const ratio = fullOverValid(x.shape, a);
+        const scaled = ratio === null ? dyTensor : tf.mul(dyTensor, ratio);
+        return tf.engine().runKernel("AvgPoolGrad", { dy: scaled, input: x }, {
+          filterSize: a.filterSize,
+          strides: a.strides,
+          pad: a.pad,
+        } as unknown as tf.NamedAttrMap) as Tensor;
+      },
+    };
+  },
+};
+
+/**
+ * AvgPoolGrad spreads dy[o] / (window size) over window o, linear in dy. Its
+ * transpose sums the upstream over each window and divides by the window
+ * size, which is avgPool (a mean over the taps inside) times valid / full.
+ */
+const avgPoolGradGrad: tf.GradConfig = {
+  kernelName: "AvgPoolGrad",
+  inputsToSave: ["input"],
+  gradFunc: (upstream, saved, attrs) => {
+    const [x] = saved;
+    const a = attrs as unknown as PoolAttrs;
+    return {
+      dy: () => {
+        const pooled = tf.avgPool(
+          upstream as Tensor4D,
+          a.filterSize,
+          a.strides,
+          a.pad as "same",
+        );
+        const ratio = fullOverValid(x.shape, a);
+        return ratio === null ? pooled : tf.div(pooled, ratio);
+      },
+      input: () => tf.zerosLike(x),
+    };
+  },
+};
+
+/**
+ * Comparison and logic kernels: piecewise constant, so their gradient is
+ * zero. tfjs registers none, which breaks second derivatives through ops
+ * whose gradients use them (Maximum, Select, Relu6, ...).
+ */
+const ZERO_GRADIENT_KERNELS: Record<string, string[]> = {
+  Equal: ["a", "b"],
+  NotEqual: ["a", "b"],
+  Greater: ["a", "b"],
+  GreaterEqual: ["a", "b"],
+  Less: ["a", "b"],
+  LessEqual: ["a", "b"],
+  LogicalAnd: ["a", "b"],
+  LogicalOr: ["a", "b"],
+  LogicalXor: ["a", "b"],
+  LogicalNot: ["x"],
+  IsNan: ["x"],
+  IsInf: ["x"],
+  IsFinite: ["x"],
+};
+
+function zeroGradient(kernelName: string, inputs: string[]): tf.GradConfig {
+  return {
+    kernelName,
+    inputsToSave: inputs,
+    gradFunc: (_dy, saved) =>
+      Object.fromEntries(
+        inputs.map((name, i) => [
+          name,
+          () => tf.zeros(saved[i].shape, "float32"),
+        ]),
+      ),
+  };
+}
+
+/** Every gradient this module adds, keyed by kernel name. */
+export const GRADIENTS: readonly tf.GradConfig[] = [
+  conv2DBackpropFilterGrad,
+  maxPoolGradGrad,
+  avgPoolGrad,
+  avgPoolGradGrad,
+  ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
+    zeroGradient(k, inputs)
+  ),
+];
+
+/** Kernels whose tfjs gradient is replaced (it exists but is wrong). */
+const REPLACED = new Set(["AvgPool"]);
+
+/**
+ * Registers the missing gradients (and the corrected AvgPool gradient) in
+ * tfjs's global registry; gradients tfjs already has are left alone.
+ * Calling it again does nothing.
+ */
+export function registerGradients(): void {
+  for (const config of GRADIENTS) {
+    const existing = tf.getGradient(config.kernelName);
+    if (existing === config) continue;
+    if (existing && !REPLACED.has(config.kernelName)) continue;
+    tf.registerGradient(config);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Kernels fisherlab adds to, or replaces in, tfjs-backend-wasm so that conv
+ * nets train fast and exactly on it: Conv2DBackpropFilter (missing),
+ * Conv2DBackpropInput (the stock one is a slow direct loop), MaxPoolGrad
+ * (the stock one is slow and sends ties and all-padding windows to the wrong
+ * tap) and BatchMatMul with transposed operands (the stock one falls off
+ * XNNPACK's fast path).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { type Info, KernelScope } from "./_compose.ts";
+import type { PoolAttrs } from "./_pool_geometry.ts";
+import {
+  conv2dBackpropFilter,
+  type Conv2DBackpropFilterAttrs,
+} from "./conv2d_backprop_filter.ts";
+import {
+  conv2dBackpropInput,
+  type Conv2DBackpropInputAttrs,
+} from "./conv2d_backprop_input.ts";
+import { maxPoolGrad } from "./max_pool_grad.ts";
+
+const WASM = "wasm";
+const MARK = Symbol.for("fisherlab.kernel");
+
+type Marked = tf.KernelConfig & { [MARK]?: true };
+
+/** The kernels {@linkcode registerWasmKernels} installs for wasm. */
+export const WASM_KERNELS: readonly string[] = [
+  "Conv2DBackpropFilter",
+  "Conv2DBackpropInput",
+  "MaxPoolGrad",
+  "BatchMatMul",
+];
+
+function filterKernel(): Marked {
+  return {
+    kernelName: "Conv2DBackpropFilter",
+    backendName: WASM,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      conv2dBackpropFilter(
+        backend as tf.KernelBackend,
+        WASM,
+        inputs.x as Info,
+        inputs.dy as Info,
+        attrs as unknown as Conv2DBackpropFilterAttrs,
+      ),
+    [MARK]: true,
+  };
+}
+
+function inputKernel(stock: tf.KernelConfig): Marked {
+  return {
+    ...stock,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args;
+      const dx = conv2dBackpropInput(
+        backend as tf.KernelBackend,
+        WASM,
+        inputs.dy as Info,
+        inputs.filter as Info,
+        attrs as unknown as Conv2DBackpropInputAttrs,
+      );
+      return dx ?? stock.kernelFunc(args);
+    },
+    [MARK]: true,
+  };
+}
+
+function maxPoolGradKernel(stock: tf.KernelConfig): Marked {
+  return {
+    ...stock,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      maxPoolGrad(
+        backend as tf.KernelBackend,
+        inputs.dy as Info,
+        inputs.input as Info,
+        attrs as unknown as PoolAttrs,
+      ),
+    [MARK]: true,
+  };
+}
+
+function matMulKernel(stock: tf.KernelConfig): Marked {
+  return {
+    ...stock,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args;
+      const { transposeA, transposeB } = attrs as {
+        transposeA?: boolean;
+        transposeB?: boolean;
+      };
+      if (!transposeA && !transposeB) return stock.kernelFunc(args);
+      return KernelScope.compose(backend as tf.KernelBackend, WASM, (k) => {
+        const a = transposeA ? swapLast(k, inputs.a as Info) : inputs.a as Info;
+        const b = transposeB ? swapLast(k, inputs.b as Info) : inputs.b as Info;
+        return k.track(
+          stock.kernelFunc({
+            inputs: { a, b },
+            backend,
+            attrs: { ...attrs, transposeA: false, transposeB: false },
+          }) as Info,
+        );
+      });
+    },
+    [MARK]: true,
+  };
+}
+
+function swapLast(k: KernelScope, x: Info): Info {
+  const perm = x.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+  return k.transpose(x, perm);
+}
+
+/**
+ * Installs fisherlab's wasm kernels. Run it after tfjs-backend-wasm has been
+ * imported (its import registers the stock kernels, which would otherwise
+ * replace these); `useBackend` does. Calling it again does nothing.
+ */
+export function registerWasmKernels(): void {
+  if (!tf.getKernel("Conv2D", WASM)) return;
+  install(filterKernel());
+  const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
+    ["Conv2DBackpropInput", inputKernel],
+    ["MaxPoolGrad", maxPoolGradKernel],
+    ["BatchMatMul", matMulKernel],
+  ];
+  for (const [name, wrap] of wrappers) {
+    const stock = tf.getKernel(name, WASM) as Marked | undefined;
+    if (stock && !stock[MARK]) install(wrap(stock));
+  }
+}
+
+function install(config: Marked): void {
+  const current = tf.getKernel(config.kernelName, WASM) as Marked | undefined;
+  if (current?.[MARK]) return;
+  if (current) tf.unregisterKernel(config.kernelName, WASM);
+  tf.registerKernel(config);
+}
