@@ -10,7 +10,7 @@
  *
  * On an MLP 784-256-10 (ReLU) and the SimpleCNN of models/simple_cnn.ts at
  * batch 128 on MNIST shapes, wasm backend. fisherlab's exact Tr(F) takes its
- * batched dense path on the MLP and its per-example loop on the CNN (on
+ * batched dense path on the MLP and on the CNN (im2col for the convolutions; on
  * fewer examples in quick mode). A CNN workload that fails (e.g. a missing
  * second-order kernel) becomes a row with the error as its note.
  *
@@ -182,7 +182,7 @@ function rows(
       [failed, extra, refNote].filter((s) => s !== "").join("; ");
     const exactHow = key === "mlp"
       ? "fisherlab: batched dense per-example norms"
-      : "fisherlab: per-example loop";
+      : "fisherlab: batched im2col per-example norms";
     out.push(
       {
         group: "curvature",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { tf } from "../core/tf.ts";
+import { tf, tfl } from "../core/tf.ts";
 import { useBackend } from "../core/backend.ts";
-import { trainableParams } from "../core/functional.ts";
+import { type ParamFilter, trainableParams } from "../core/functional.ts";
 import { Random } from "../core/random.ts";
 import { fisherTrace } from "./fisher_trace.ts";
 import { lossHessian } from "./hessian_operator.ts";
@@ -28,7 +28,7 @@ Deno.test("fisherTrace() exact mode matches the formed Fisher", async () => {
   const before = tf.memory().numTensors;
 
   const fast = await fisherTrace(model, data, { bn: "running" });
-  assert.equal(fast.perExample, "dense");
+  assert.equal(fast.perExample, "batched");
   assert.ok(relative(fast.trace, trace(fisher)) < 1e-4, `${fast.trace}`);
   assert.ok(relative(fast.empirical!, trace(empirical)) < 1e-4);
   assert.equal(fast.se, 0);
@@ -53,7 +53,7 @@ Deno.test("fisherTrace() counts only the chosen parameters", async () => {
   const params = trainableParams(model, keep);
   const { fisher } = exactFishers(model, data, params);
   const result = await fisherTrace(model, data, { params: keep });
-  assert.equal(result.perExample, "dense");
+  assert.equal(result.perExample, "batched");
   assert.ok(relative(result.trace, trace(fisher)) < 1e-4);
   tf.dispose([data.x, data.y]);
   model.dispose();
@@ -132,7 +132,7 @@ Deno.test("fisherTrace() handles batch norm in both modes", async () => {
     bn: "running",
     params: "no-batchnorm",
   });
-  assert.equal(running.perExample, "dense");
+  assert.equal(running.perExample, "batched");
   const looped = await fisherTrace(model, data, {
     bn: "running",
     params: "no-batchnorm",
@@ -174,7 +174,7 @@ Deno.test("fisherTrace() rejects an unknown mode with the valid ones", async () 
 
 async function cnnOracle(backend: "cpu" | "wasm") {
   // Conv + ReLU + max pool + dense is piecewise linear in each weight, so
-  // the PAPER.md oracle holds; per-example gradients take the loop path.
+  // the PAPER.md oracle holds.
   await useBackend(backend);
   try {
     const model = simpleCnn({
@@ -197,7 +197,7 @@ async function cnnOracle(backend: "cpu" | "wasm") {
     op.dispose();
     const before = tf.memory().numTensors;
     const result = await fisherTrace(model, data);
-    assert.equal(result.perExample, "loop");
+    assert.equal(result.perExample, "batched");
     assert.ok(relative(result.trace, trace(fisher)) < 1e-4, backend);
     assert.ok(
       relative(result.trace, trace(h)) < 1e-4,
@@ -216,3 +216,56 @@ Deno.test("fisherTrace() on a small CNN (cpu): exact, and Tr(H) = Tr(F)", () =>
 
 Deno.test("fisherTrace() on a small CNN (wasm): exact, and Tr(H) = Tr(F)", () =>
   cnnOracle("wasm"));
+
+Deno.test("fisherTrace() batched conv norms match the loop", async () => {
+  // Strides, "valid" padding, an even kernel with "same" padding (extra
+  // padding goes last), tanh, and a conv without bias.
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [5, 6, 2],
+        filters: 3,
+        kernelSize: 3,
+        strides: 2,
+        padding: "same",
+        activation: "relu",
+      }),
+      tfl.layers.conv2d({
+        filters: 2,
+        kernelSize: 2,
+        padding: "same",
+        activation: "tanh",
+        useBias: false,
+      }),
+      tfl.layers.conv2d({ filters: 2, kernelSize: [2, 1], padding: "valid" }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 3 }),
+    ],
+  });
+  const random = new Random(9);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 4 * 60 }, () => random.normal()),
+    [4, 5, 6, 2],
+  );
+  const data = { x, y: tf.tensor1d([2, 0, 1, 1], "int32") };
+  const before = tf.memory().numTensors;
+  const first = model.layers[0].name;
+  const filters: ParamFilter[] = [
+    "all",
+    (name) => name.endsWith("kernel"),
+    (name) => !name.startsWith(first),
+  ];
+  for (const params of filters) {
+    const fast = await fisherTrace(model, data, { params, bn: "running" });
+    const loop = await fisherTrace(model, data, {
+      params,
+      perExample: "loop",
+    });
+    assert.equal(fast.perExample, "batched");
+    assert.ok(relative(fast.trace, loop.trace) < 1e-4, `${fast.trace}`);
+    assert.ok(relative(fast.empirical!, loop.empirical!) < 1e-4);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
