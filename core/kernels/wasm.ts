@@ -115,13 +115,18 @@ function swapLast(k: KernelScope, x: Info): Info {
   return k.transpose(x, perm);
 }
 
+let installed = false;
+
 /**
  * Installs fisherlab's wasm kernels. Run it after tfjs-backend-wasm has been
  * imported (its import registers the stock kernels, which would otherwise
- * replace these); `useBackend` does. Calling it again does nothing.
+ * replace these); `useBackend` does. Only the first call that finds the wasm
+ * backend loaded installs anything, so kernels registered later by other
+ * packs (core/native) are never undone.
  */
 export function registerWasmKernels(): void {
-  if (!tf.getKernel("Conv2D", WASM)) return;
+  if (installed || !tf.getKernel("Conv2D", WASM)) return;
+  installed = true;
   install(filterKernel());
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import "./mod.ts";
+import type { BackendName } from "../backend.ts";
+import { buildFixture, LAYER_CASES } from "./_layer_cases.ts";
+import { checkGradients, type GradCheck } from "./_grad_check.ts";
+import { onBackend, relErr, WEBGPU_SKIP } from "./_test_util.ts";
+import { pickAtArgmax } from "./gradients.ts";
+
+/** Largest relative errors allowed against central differences. */
+const TOL = { firstOrder: 1e-2, hvp: 5e-3, gradNorm: 1e-2 };
+
+/** Largest relative difference allowed between two backends. */
+const CROSS_TOL = 1e-5;
+
+async function check(
+  backend: BackendName,
+  index: number,
+): Promise<GradCheck & { eps: number }> {
+  return await onBackend(backend, async () => {
+    const c = LAYER_CASES[index];
+    const fx = buildFixture(c, 10 * index + 1);
+    const r = await checkGradients(fx, 77 + index);
+    fx.model.dispose();
+    tf.dispose([fx.x, fx.y]);
+    const where = `${c.name} on ${backend} (step ${r.eps})`;
+    assert.ok(r.smooth, `${where}: every step crossed a ReLU or max kink`);
+    for (const key of ["firstOrder", "hvp", "gradNorm"] as const) {
+      assert.ok(
+        r[key] < TOL[key],
+        `${where}: ${key} relative error ${r[key]} vs central differences`,
+      );
+    }
+    return r;
+  });
+}
+
+for (const [index, c] of LAYER_CASES.entries()) {
+  Deno.test(
+    `${c.name}: gradient, Hessian-vector product and grad ||g||^2 match ` +
+      "central differences on cpu and wasm, and each other",
+    async () => {
+      const cpu = await check("cpu", index);
+      const wasm = await check("wasm", index);
+      for (const key of ["grads", "hv", "gradNormGrad"] as const) {
+        const err = relErr(cpu[key], wasm[key]);
+        assert.ok(err < CROSS_TOL, `${key}: wasm vs cpu relative error ${err}`);
+      }
+    },
+  );
+  Deno.test({
+    name: `${c.name}: second derivatives match central differences on webgpu`,
+    ignore: WEBGPU_SKIP !== false,
+    fn: async () => {
+      await check("webgpu", index);
+    },
+  });
+}
+
+Deno.test("pickAtArgmax() breaks ties to the first maximum, as tfjs does", async () => {
+  await onBackend("cpu", async () => {
+    const x = tf.tensor4d([1, 3, 3, 0, 2, 2, 2, 2, 5, 5, 5, 5], [1, 2, 6, 1]);
+    const u = tf.tensor4d([...Array(12).keys()], [1, 2, 6, 1]);
+    const picked = pickAtArgmax(x, u, {
+      filterSize: 2,
+      strides: 2,
+      pad: "valid",
+    });
+    // Windows: [1 3 / 2 2] -> index 1; [3 0 / 5 5] -> 8; [2 2 / 5 5] -> 10.
+    assert.deepEqual(Array.from(await picked.data()), [1, 8, 10]);
+    const dx = tf.grad((t: tf.Tensor) =>
+      tf.maxPool(t as tf.Tensor4D, 2, 2, "valid").sum()
+    )(x);
+    assert.deepEqual(
+      Array.from(await dx.data()),
+      [0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0],
+    );
+  });
+});
+
+Deno.test("avgPool's gradient is exact with 'same' padding (tfjs's is not)", async () => {
+  await onBackend("cpu", async () => {
+    const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
+    const dx = tf.grad((t: tf.Tensor) =>
+      tf.avgPool(t as tf.Tensor4D, 2, 1, "same").sum()
+    )(x);
+    // Window (i, j) covers rows i..i+1 and columns j..j+1 inside 3 x 3: it
+    // has 4, 2 or 1 taps inside, and spreads 1 / taps over them.
+    const expected = [
+      [1 / 4, 1 / 4 + 1 / 4, 1 / 4 + 1 / 2],
+      [1 / 4 + 1 / 4, 4 / 4, 1 / 4 + 1 / 2 + 1 / 4 + 1 / 2],
+      [1 / 4 + 1 / 2, 1 / 4 + 1 / 2 + 1 / 4 + 1 / 2, 1 / 4 + 1 / 2 + 1 / 2 + 1],
+    ].flat();
+    assert.ok(relErr(await dx.data(), expected) < 1e-6);
+  });
+});

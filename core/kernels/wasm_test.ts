@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import "./mod.ts";
+import { normals, onBackend, relErr } from "./_test_util.ts";
+import { WASM_KERNELS } from "./wasm.ts";
+
+type Pad = "valid" | "same" | number;
+
+/** Runs `make` on cpu and on wasm with the same inputs; returns both. */
+async function onBoth(
+  inputs: Record<string, { shape: number[]; values: Float32Array }>,
+  make: (t: Record<string, tf.Tensor>) => tf.Tensor,
+): Promise<{ cpu: Float32Array; wasm: Float32Array }> {
+  const run = () =>
+    tf.tidy(() => {
+      const ts = Object.fromEntries(
+        Object.entries(inputs).map((
+          [k, v],
+        ) => [k, tf.tensor(v.values, v.shape)]),
+      );
+      return make(ts);
+    }).data() as Promise<Float32Array>;
+  const cpu = await onBackend("cpu", run);
+  const wasm = await onBackend("wasm", run);
+  return { cpu, wasm };
+}
+
+const seeded = (shape: number[], seed: number) => ({
+  shape,
+  values: normals(shape.reduce((a, b) => a * b, 1), seed),
+});
+
+Deno.test("useBackend('wasm') installs fisherlab's wasm kernels", async () => {
+  await onBackend("wasm", () => {
+    for (const name of WASM_KERNELS) {
+      assert.ok(tf.getKernel(name, "wasm"), `${name} is not registered`);
+    }
+  });
+});
+
+Deno.test("wasm Conv2DBackpropInput matches cpu over strides, pads and shapes", async () => {
+  let worst = 0;
+  let at = "";
+  let seed = 1;
+  for (const strides of [[1, 1], [2, 2], [3, 2]] as [number, number][]) {
+    for (const pad of ["valid", "same", 1, 2] as Pad[]) {
+      for (
+        const [xShape, fShape] of [
+          [[2, 7, 8, 3], [3, 3, 3, 4]],
+          [[1, 6, 5, 2], [2, 3, 2, 3]],
+          [[2, 5, 5, 1], [1, 1, 1, 2]],
+          [[1, 9, 9, 2], [5, 5, 2, 2]],
+        ]
+      ) {
+        const info = tf.backend_util.computeConv2DInfo(
+          xShape as [number, number, number, number],
+          fShape as [number, number, number, number],
+          strides,
+          1,
+          pad,
+        );
+        const { cpu, wasm } = await onBoth({
+          dy: seeded(info.outShape, seed++),
+          filter: seeded(fShape, seed++),
+        }, (t) =>
+          tf.conv2dTranspose(
+            t.dy as tf.Tensor4D,
+            t.filter as tf.Tensor4D,
+            xShape as [number, number, number, number],
+            strides,
+            pad,
+          ));
+        const err = relErr(cpu, wasm);
+        if (err > worst) {
+          [worst, at] = [err, JSON.stringify({ xShape, fShape, strides, pad })];
+        }
+      }
+    }
+  }
+  assert.ok(worst < 1e-5, `largest relative error ${worst} at ${at}`);
+});
+
+Deno.test("wasm MaxPoolGrad matches cpu, ties and padded windows included", async () => {
+  let worst = 0;
+  let at = "";
+  let seed = 50;
+  for (
+    const [size, strides, pad] of [
+      [2, 2, "valid"],
+      [2, 1, "same"],
+      [3, 2, "same"],
+      [3, 1, "valid"],
+      [3, 3, 1],
+    ] as [number, number, Pad][]
+  ) {
+    for (const rounded of [false, true]) {
+      const x = seeded([2, 7, 6, 3], seed++);
+      // Rounded values make many ties, and zeros fill whole windows.
+      if (rounded) x.values.forEach((v, i) => x.values[i] = Math.round(v / 2));
+      const { cpu, wasm } = await onBoth({
+        x,
+        dy: seeded([2, 7, 6, 3], seed++),
+      }, (t) => {
+        const f = (u: tf.Tensor) =>
+          tf.maxPool(u as tf.Tensor4D, size, strides, pad);
+        return tf.grad(f)(t.x, dyLike(f(t.x), t.dy));
+      });
+      const err = relErr(cpu, wasm);
+      if (err > worst) [worst, at] = [err, `${size} ${strides} ${pad}`];
+    }
+  }
+  assert.ok(worst < 1e-6, `largest relative error ${worst} at ${at}`);
+});
+
+/** A seeded upstream gradient of `like`'s shape, taken from `source`. */
+function dyLike(like: tf.Tensor, source: tf.Tensor): tf.Tensor {
+  return tf.reshape(
+    tf.slice(tf.reshape(source, [-1]), 0, like.size),
+    like.shape,
+  );
+}
+
+Deno.test("wasm BatchMatMul with transposed operands matches cpu", async () => {
+  let worst = 0;
+  for (
+    const [aShape, bShape, ta, tb] of [
+      [[5, 7], [5, 3], true, false],
+      [[5, 7], [3, 7], false, true],
+      [[7, 5], [3, 7], true, true],
+      [[2, 4, 6], [2, 4, 3], true, false],
+      [[2, 6, 4], [1, 3, 4], false, true],
+    ] as [number[], number[], boolean, boolean][]
+  ) {
+    const { cpu, wasm } = await onBoth({
+      a: seeded(aShape, worst + aShape.length),
+      b: seeded(bShape, 9 + bShape.length),
+    }, (t) => tf.matMul(t.a, t.b, ta, tb));
+    worst = Math.max(worst, relErr(cpu, wasm));
+  }
+  assert.ok(worst < 1e-6, `largest relative error ${worst}`);
+});
