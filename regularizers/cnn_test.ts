@@ -24,10 +24,7 @@ const penalties: [string, () => Plugin][] = [
 
 // Conv and max-pool second derivatives come from core/kernels, which
 // useBackend installs.
-// TODO: add "wasm" once its MaxPoolGrad kernel runs (core/kernels is being
-// written; its wasm MaxPoolGrad failed with "maker.makeTensorInfo is not a
-// function" when this test was written).
-for (const backend of ["cpu"] as BackendName[]) {
+for (const backend of ["cpu", "wasm"] as BackendName[]) {
   for (const [name, make] of penalties) {
     Deno.test(`${name}() gradient matches central differences (CNN, ${backend})`, async () => {
       await useBackend(backend);
