@@ -48,23 +48,34 @@ const loaders: Record<BackendName, () => Promise<void>> = {
     await import("@tensorflow/tfjs-backend-webgpu");
   },
   tensorflow: async () => {
-    const names = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
-    for (const name of names) {
+    for (const name of TFJS_NODE) {
       try {
-        await import(`npm:${name}@4.22.0`);
+        await importOptional(name);
         return;
       } catch {
-        // try the next one
+        // not installed: try the next one
       }
     }
     throw new Error(
       'Cannot use backend "tensorflow": neither @tensorflow/tfjs-node nor ' +
-        "@tensorflow/tfjs-node-gpu could be loaded; install one where its " +
-        "libtensorflow download can run (npm install @tensorflow/tfjs-node), " +
-        'or choose "wasm"',
+        "@tensorflow/tfjs-node-gpu is installed; add one with " +
+        '"deno add npm:@tensorflow/tfjs-node" and let its libtensorflow ' +
+        'download run with "deno install ' +
+        '--allow-scripts=npm:@tensorflow/tfjs-node", or choose "wasm"',
     );
   },
 };
+
+/** The packages that provide the "tensorflow" backend, preferred first. */
+const TFJS_NODE = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
+
+/**
+ * Imports a package only if the project's import map names it. The specifier
+ * is not a literal, so Deno neither analyses nor downloads it ahead of time.
+ */
+function importOptional(specifier: string): Promise<unknown> {
+  return import(specifier);
+}
 
 const setups: ((name: BackendName) => void)[] = [];
 
