@@ -9,10 +9,11 @@
  *   normalization).
  *
  * On an MLP 784-256-10 (ReLU) and the SimpleCNN of models/simple_cnn.ts at
- * batch 128 on MNIST shapes, wasm backend. fisherlab's exact Tr(F) takes its
- * batched dense path on the MLP and on the CNN (im2col for the convolutions; on
- * fewer examples in quick mode). A CNN workload that fails (e.g. a missing
- * second-order kernel) becomes a row with the error as its note.
+ * batch 128 on MNIST shapes, wasm backend. fisherlab's exact Tr(F) computes
+ * per-example gradient norms batched (outer products for dense layers,
+ * im2col for convolutions); on the CNN it runs on 16 examples in quick
+ * mode. A workload that fails (e.g. a missing second-order kernel) becomes
+ * a row with the error as its note.
  *
  * Run alone: `deno run -A bench/curvature.ts [--quick]` prints the rows as
  * JSON.
