@@ -38,7 +38,8 @@ export type NativeKernelName =
   | "FusedConv2D"
   | "Conv2DBackpropInput"
   | "Conv2DBackpropFilter"
-  | "Sum";
+  | "Sum"
+  | "Slice";
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -49,6 +50,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Conv2DBackpropInput",
   "Conv2DBackpropFilter",
   "Sum",
+  "Slice",
 ];
 
 /** Options for {@linkcode enableNativeKernels}. */
@@ -138,6 +140,8 @@ interface Attrs {
   filterShape?: [number, number, number, number];
   axis?: number | number[];
   keepDims?: boolean;
+  begin?: number | number[];
+  size?: number | number[];
 }
 
 type Impl = (
@@ -255,6 +259,7 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Conv2DBackpropInput: conv2dBackpropInput,
   Conv2DBackpropFilter: conv2dBackpropFilter,
   Sum: sum,
+  Slice: slice,
 };
 
 function install(ctx: Context, name: NativeKernelName): void {
@@ -671,6 +676,94 @@ function sum(
 function onesOf(ctx: Context, length: number): Float32Array {
   if (ctx.ones.length < length) ctx.ones = new Float32Array(length).fill(1);
   return ctx.ones.subarray(0, length);
+}
+
+// --- slices --------------------------------------------------------------
+
+/**
+ * Slice of any rank, copied in place from the wasm memory in runs as long
+ * as the trailing whole axes allow. The wasm kernel copies all of x out of
+ * its memory first, and above rank 4 then goes element by element.
+ */
+function slice(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { x } = inputs;
+  const bytes = x.dtype === "bool" ? 1 : 4;
+  if (x.dtype === "string" || x.dtype === "complex64") return undefined;
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as tf.Tensor,
+    attrs.begin ?? 0,
+    attrs.size ?? -1,
+  );
+  const total = tf.util.sizeFromShape(size);
+  if (total < ctx.minMultiplyAdds / 8 || total === 0) return undefined;
+
+  const shape = x.shape;
+  let axis = shape.length - 1;
+  let run = size[axis];
+  let stride = 1;
+  while (axis > 0 && size[axis] === shape[axis]) {
+    stride *= shape[axis];
+    axis--;
+    run = size[axis] * stride;
+  }
+  const strides = tf.util.computeStrides(shape);
+  const out = backend.makeOutput(size, x.dtype);
+  const from = elementView(backend, x, bytes);
+  const to = elementView(backend, out, bytes);
+  copyRuns(from, to, { begin, size, strides, axis, run });
+  return out;
+}
+
+function elementView(
+  backend: WasmBackend,
+  t: tf.TensorInfo,
+  bytes: number,
+): Int32Array | Uint8Array {
+  const offset = backend.dataIdMap.get(t.dataId)!.memoryOffset!;
+  const size = tf.util.sizeFromShape(t.shape);
+  const buffer = backend.wasm.HEAPU8.buffer;
+  return bytes === 1
+    ? new Uint8Array(buffer, offset, size)
+    : new Int32Array(buffer, offset, size);
+}
+
+interface Runs {
+  begin: number[];
+  size: number[];
+  strides: number[];
+  /** The outermost axis inside one run. */
+  axis: number;
+  /** Elements per run. */
+  run: number;
+}
+
+/** Copies the slice: one contiguous run per index of the axes before. */
+function copyRuns(
+  from: Int32Array | Uint8Array,
+  to: Int32Array | Uint8Array,
+  { begin, size, strides, axis, run }: Runs,
+): void {
+  const index = new Array<number>(axis).fill(0);
+  const stride = (i: number) => i < strides.length ? strides[i] : 1;
+  let base = 0;
+  for (let i = 0; i <= axis; i++) base += begin[i] * stride(i);
+  const total = to.length;
+  for (let o = 0, src = base; o < total; o += run) {
+    if (run >= 128) to.set(from.subarray(src, src + run), o);
+    else for (let i = 0; i < run; i++) to[o + i] = from[src + i];
+    let i = axis - 1;
+    for (; i >= 0; i--) {
+      src += stride(i);
+      if (++index[i] < size[i]) break;
+      index[i] = 0;
+      src -= size[i] * stride(i);
+    }
+  }
 }
 
 // --- bias and activations --------------------------------------------------

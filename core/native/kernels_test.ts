@@ -6,6 +6,7 @@ import { loadBlas } from "./blas.ts";
 import {
   disableNativeKernels,
   enableNativeKernels,
+  NATIVE_KERNELS,
   type NativeKernelName,
   type NativeKernelOptions,
   nativeKernelsStatus,
@@ -343,6 +344,56 @@ Deno.test({
 });
 
 Deno.test({
+  name: `Slice natively matches the cpu kernel for ranks 1 to 6${skipped}`,
+  ignore,
+  fn: async () => {
+    const grid: [number[], number[], number[]][] = [
+      [[10], [3], [5]],
+      [[6, 7], [1, 0], [4, 7]],
+      [[6, 7], [2, 3], [3, 2]],
+      [[4, 5, 6], [1, 2, 0], [2, 3, 6]],
+      [[3, 4, 5, 6], [0, 1, 2, 3], [3, 2, 2, 3]],
+      [[3, 4, 5, 6], [1, 0, 0, 0], [2, 4, 5, 6]],
+      [[2, 3, 2, 3, 2, 4], [0, 1, 1, 0, 1, 0], [2, 2, 1, 3, 1, 4]],
+      [[2, 3, 2, 3, 2, 4], [1, 0, 0, 1, 0, 1], [1, 3, 2, 2, 1, 2]],
+    ];
+    const cases = grid.map(([shape, begin, size]): Case => ({
+      kernel: "Slice",
+      inputs: { x: random(shape) },
+      attrs: { begin, size },
+      label: label("Slice", { shape, begin, size }),
+    }));
+    await checkAgainstCpu(cases);
+  },
+});
+
+Deno.test({
+  name: `Slice natively copies int32 and bool tensors exactly${skipped}`,
+  ignore,
+  fn: () => {
+    enableNativeKernels({ minMultiplyAdds: 0 });
+    const ints = tf.tidy(() =>
+      tf.slice(tf.range(0, 24, 1, "int32").reshape([2, 3, 4]), [1, 1, 1], [
+        1,
+        2,
+        2,
+      ]).arraySync()
+    );
+    const bools = tf.tidy(() =>
+      tf.slice(tf.tensor([true, false, true, true], [2, 2], "bool"), [0, 1], [
+        2,
+        1,
+      ]).arraySync()
+    );
+    const calls = nativeKernelsStatus().calls.Slice;
+    disableNativeKernels();
+    assert.deepEqual(ints, [[[17, 18], [21, 22]]]);
+    assert.deepEqual(bools, [[0], [1]]);
+    assert.deepEqual(calls, { native: 2, fallback: 0 });
+  },
+});
+
+Deno.test({
   name: `native kernels fall back for what they do not handle${skipped}`,
   ignore,
   fn: () => {
@@ -374,7 +425,7 @@ Deno.test({
   fn: () => {
     const before = tf.getKernel("Conv2D", "wasm");
     const status = enableNativeKernels();
-    assert.deepEqual(status.kernels.length, 7);
+    assert.deepEqual(status.kernels, [...NATIVE_KERNELS]);
     assert.notEqual(tf.getKernel("Conv2D", "wasm"), before);
     disableNativeKernels();
     assert.equal(tf.getKernel("Conv2D", "wasm"), before);
