@@ -14,12 +14,20 @@ export interface CurvatureOptions {
   /**
    * "batch" (default): run the model with training=true, so batch-norm
    * layers use the statistics of each chunk of `batchSize` examples, as the
-   * training loss does (dropout is on too). "running": training=false,
-   * running statistics; examples are then independent.
+   * training loss does (dropout is on too); the running statistics are
+   * restored afterwards. Examples are then coupled, so exact and sampled
+   * Tr(F) on a batch-norm model take the per-example loop, one pass over
+   * the chunk per example and label: prefer "mini-batch" mode there.
+   * "running": training=false, running statistics; examples are
+   * independent.
    */
   bn?: BatchNormMode;
   /** Which parameters the curvature is taken over. Default "all". */
   params?: ParamFilter;
-  /** Examples per forward pass; memory bound only. Default 128. */
+  /**
+   * Examples per forward pass. Default 128. A memory bound, except that
+   * with bn "batch" it sets the batch whose statistics are used, and in
+   * "mini-batch" Tr(F) it is the batch B.
+   */
   batchSize?: number;
 }

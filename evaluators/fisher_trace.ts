@@ -48,14 +48,20 @@ export interface FisherTraceOptions extends CurvatureOptions {
   mode?: FisherMode;
   /** Label draws per example ("sampled") or per chunk ("mini-batch"). Default 1. */
   samples?: number;
-  /** Also compute the empirical Fisher trace (true labels). Default true. */
+  /**
+   * Also compute the empirical Fisher trace (true labels). Default true.
+   * It needs per-example gradients, so in "mini-batch" mode it can cost
+   * more than the estimate itself.
+   */
   empirical?: boolean;
   /** Source of sampled labels. Default `new Random(0)`. */
   random?: Random;
   /**
-   * "auto" (default): batched per-example gradients for chains of dense
-   * layers, a loop of one backward pass per example and label otherwise.
-   * "loop" forces the loop.
+   * "auto" (default): per-example gradient norms batched over all rows for
+   * chains of dense and 2-D conv layers (other layers allowed when none of
+   * their weights is chosen; batch norm only with bn "running"), else a
+   * loop of one backward pass per example and label. "loop" forces the
+   * loop.
    */
   perExample?: "auto" | "loop";
 }
