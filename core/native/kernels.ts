@@ -427,14 +427,17 @@ function geometry(
 }
 
 /**
- * The column matrix of every image of `x`, from the cache or gathered into
- * it; undefined when it is larger than the cache may hold.
+ * The column matrix of every image of `x`, from the cache, or gathered into
+ * it when `keep` (forward convolutions keep theirs for the filter gradient);
+ * undefined when it is larger than the cache may hold, or not cached and
+ * not to be kept.
  */
 function columns(
   ctx: Context,
   x: tf.TensorInfo,
   xv: Float32Array,
   g: ConvGeometry,
+  keep = true,
 ): Float32Array | undefined {
   const length = g.batch * g.outH * g.outW * patchSize(g);
   if (!ctx.columns.fits(length)) return undefined;
@@ -451,7 +454,7 @@ function columns(
     g.outW,
   ].join();
   const cached = ctx.columns.get(x.dataId, key);
-  if (cached) return cached;
+  if (cached || !keep) return cached;
   const col = ctx.columns.allocate(length);
   im2col(xv, g, 0, g.batch, col);
   ctx.columns.put(x.dataId, key, col);
@@ -604,7 +607,7 @@ function conv2dBackpropFilter(
     ctx.blas.sgemm(args);
     return out;
   }
-  const whole = columns(ctx, x, xv, g);
+  const whole = columns(ctx, x, xv, g, false);
   if (whole) {
     const k = g.batch * pixels;
     const args = { m: p, n: g.outC, k, a: whole, b: dyv, c: dwv, transA: true };
