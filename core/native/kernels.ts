@@ -10,10 +10,28 @@
  * dtype, NCHW, PReLU, a product too small to gain) goes to the kernel that
  * was registered before.
  *
+ * Besides BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D,
+ * Conv2DBackpropInput and Conv2DBackpropFilter, the pack replaces Sum over
+ * leading or trailing axes (one sgemv, where wasm transposes first) and
+ * Slice (copied in place, where wasm copies all of x out and goes element
+ * by element above rank 4).
+ *
+ * To turn it on with the wasm backend, after fisherlab's own wasm kernels
+ * are installed:
+ *
+ * ```ts ignore
+ * onBackendReady((name) => {
+ *   if (name === "wasm") enableNativeKernels(); // ~10 ms once (dlopen), <1 ms after
+ * });
+ * ```
+ *
+ * It needs `--allow-ffi` (part of `-A`); without it, or without a BLAS, it
+ * changes nothing and its status says why.
+ *
  * @module
  */
 import { tf } from "../tf.ts";
-import { type Blas, loadBlas } from "./blas.ts";
+import { type Blas, type BlasResult, loadBlas } from "./blas.ts";
 import {
   col2im,
   type ConvGeometry,
@@ -153,6 +171,8 @@ type Impl = (
 
 const BACKEND = "wasm";
 let active: Context | undefined;
+/** The system BLAS, opened once: opening OpenBLAS starts its threads. */
+let systemBlas: BlasResult | undefined;
 let lastReason: string | undefined;
 
 /**
@@ -184,7 +204,8 @@ export function enableNativeKernels(
   disableNativeKernels();
   let blas = options.blas;
   if (blas === undefined) {
-    const found = loadBlas();
+    systemBlas ??= loadBlas();
+    const found = systemBlas;
     if (!found.available) {
       lastReason = found.reason;
       return nativeKernelsStatus();
