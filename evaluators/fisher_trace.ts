@@ -133,63 +133,96 @@ export async function fisherTrace(
   const norms = { ...resolved, method } as const;
 
   const chunks = chunksOf(data, resolved.batchSize);
+  const wantEmpirical = options.empirical ?? true;
   return await keepingStatistics(model, resolved.training, async () => {
-    const units: { weight: number; values: number[] }[] = [];
+    const units: Unit[] = [];
     let empirical = 0;
     for (const chunk of chunks) {
-      const b = chunk.y.shape[0]!;
       const probs = await probabilities(model, chunk.x, resolved.training);
-      const classes = probs.length / b;
-      if (mode === "mini-batch") {
-        const values: number[] = [];
-        for (let s = 0; s < samples; s++) {
-          const labels = sampleLabels(probs, classes, random);
-          values.push(b * await meanGradSqNorm(model, chunk.x, labels, norms));
-        }
-        units.push({ weight: b / n, values });
-      } else if (mode === "sampled") {
-        const labels = new Int32Array(samples * b);
-        for (let s = 0; s < samples; s++) {
-          labels.set(sampleLabels(probs, classes, random), s * b);
-        }
-        const sq = await perExampleSqNorms(model, chunk.x, labels, norms);
-        for (let i = 0; i < b; i++) {
-          const values: number[] = [];
-          for (let s = 0; s < samples; s++) values.push(sq[s * b + i]);
-          units.push({ weight: 1 / n, values });
-        }
-      } else {
-        const labels = new Int32Array(classes * b);
-        for (let c = 0; c < classes; c++) labels.fill(c, c * b, (c + 1) * b);
-        const sq = await perExampleSqNorms(model, chunk.x, labels, norms);
-        for (let i = 0; i < b; i++) {
-          let value = 0;
-          for (let c = 0; c < classes; c++) {
-            value += probs[i * classes + c] * sq[c * b + i];
-          }
-          units.push({ weight: 1 / n, values: [value] });
-        }
-      }
-      if (options.empirical ?? true) {
+      const args = { model, x: chunk.x, probs, n, samples, random, norms };
+      units.push(...await MEASURES[mode](args));
+      if (wantEmpirical) {
         const labels = Int32Array.from(await chunk.y.data());
         const sq = await perExampleSqNorms(model, chunk.x, labels, norms);
         for (const v of sq) empirical += v / n;
       }
     }
     const { mean, se } = weightedMean(units);
+    const perExample = mode === "mini-batch" && !wantEmpirical
+      ? undefined
+      : method ?? perExampleMethod(model, resolved.params, resolved.training);
     return {
       trace: mean,
       se: mode === "exact" ? 0 : se,
-      ...(options.empirical ?? true ? { empirical } : {}),
+      ...(wantEmpirical ? { empirical } : {}),
       mode,
       examples: n,
-      ...(mode === "mini-batch" ? {} : {
-        perExample: method ??
-          perExampleMethod(model, resolved.params, resolved.training),
-      }),
+      ...(perExample ? { perExample } : {}),
     };
   }).finally(() => disposeChunks(chunks));
 }
+
+/** A weighted share of the estimate and its draws. */
+interface Unit {
+  weight: number;
+  values: number[];
+}
+
+/** What each mode needs to measure one chunk. */
+interface ChunkArgs {
+  model: LayersModel;
+  x: tf.Tensor;
+  /** p(c | x_i) of the chunk, row-major. */
+  probs: Float64Array;
+  /** Examples in all chunks together. */
+  n: number;
+  samples: number;
+  random: Random;
+  norms: { params: tf.Variable[]; training: boolean; method?: "loop" };
+}
+
+const MEASURES: Record<FisherMode, (a: ChunkArgs) => Promise<Unit[]>> = {
+  /** One unit per example: sum_c p(c|x) ||g(x, c)||^2. */
+  async exact({ model, x, probs, n, norms }) {
+    const b = x.shape[0];
+    const classes = probs.length / b;
+    const labels = new Int32Array(classes * b);
+    for (let c = 0; c < classes; c++) labels.fill(c, c * b, (c + 1) * b);
+    const sq = await perExampleSqNorms(model, x, labels, norms);
+    return Array.from({ length: b }, (_, i) => {
+      let value = 0;
+      for (let c = 0; c < classes; c++) {
+        value += probs[i * classes + c] * sq[c * b + i];
+      }
+      return { weight: 1 / n, values: [value] };
+    });
+  },
+
+  /** One unit per example: ||g(x, y_s)||^2 for each sampled y_s. */
+  async sampled({ model, x, probs, n, samples, random, norms }) {
+    const b = x.shape[0];
+    const labels = new Int32Array(samples * b);
+    for (let s = 0; s < samples; s++) {
+      labels.set(sampleLabels(probs, probs.length / b, random), s * b);
+    }
+    const sq = await perExampleSqNorms(model, x, labels, norms);
+    return Array.from({ length: b }, (_, i) => ({
+      weight: 1 / n,
+      values: Array.from({ length: samples }, (_, s) => sq[s * b + i]),
+    }));
+  },
+
+  /** One unit per chunk: B ||mean_i g(x_i, yhat_i)||^2 per draw. */
+  async "mini-batch"({ model, x, probs, n, samples, random, norms }) {
+    const b = x.shape[0];
+    const values: number[] = [];
+    for (let s = 0; s < samples; s++) {
+      const labels = sampleLabels(probs, probs.length / b, random);
+      values.push(b * await meanGradSqNorm(model, x, labels, norms));
+    }
+    return [{ weight: b / n, values }];
+  },
+};
 
 /** p(c | x_i), row-major [n, classes], in float64 on the host. */
 async function probabilities(
@@ -249,9 +282,7 @@ async function meanGradSqNorm(
  * unit's draws when there are two or more, else from the spread across
  * units.
  */
-function weightedMean(
-  units: { weight: number; values: number[] }[],
-): { mean: number; se: number } {
+function weightedMean(units: Unit[]): { mean: number; se: number } {
   let mean = 0;
   let variance = 0;
   let w2 = 0;
