@@ -201,6 +201,13 @@ export function enableNativeKernels(
         'call useBackend("wasm") first',
     );
   }
+  const unknown = options.kernels?.find((k) => !NATIVE_KERNELS.includes(k));
+  if (unknown !== undefined) {
+    throw new RangeError(
+      `Cannot enable native kernel "${unknown}": it is not in this pack; ` +
+        `choose from ${NATIVE_KERNELS.map((k) => `"${k}"`).join(", ")}`,
+    );
+  }
   disableNativeKernels();
   let blas = options.blas;
   if (blas === undefined) {

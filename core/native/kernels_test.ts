@@ -424,12 +424,22 @@ Deno.test({
   ignore,
   fn: () => {
     const before = tf.getKernel("Conv2D", "wasm");
+    const sumBefore = tf.getKernel("Sum", "wasm");
     const status = enableNativeKernels();
     assert.deepEqual(status.kernels, [...NATIVE_KERNELS]);
     assert.notEqual(tf.getKernel("Conv2D", "wasm"), before);
     disableNativeKernels();
     assert.equal(tf.getKernel("Conv2D", "wasm"), before);
     assert.equal(nativeKernelsStatus().enabled, false);
+
+    const some = enableNativeKernels({ kernels: ["Conv2D"] });
+    assert.deepEqual(some.kernels, ["Conv2D"]);
+    assert.equal(tf.getKernel("Sum", "wasm"), sumBefore);
+    disableNativeKernels();
+    assert.throws(
+      () => enableNativeKernels({ kernels: ["Conv3D" as NativeKernelName] }),
+      /Cannot enable native kernel "Conv3D": it is not in this pack/,
+    );
   },
 });
 
