@@ -91,3 +91,4 @@ export * from "./datasets/mod.ts";
 export * from "./plugins/mod.ts";
 export * from "./regularizers/mod.ts";
 export * from "./onnx/mod.ts";
+export * from "./evaluators/mod.ts";

@@ -178,6 +178,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     stepsPerEpoch,
     examplesSeen: 0,
     epochs: options.epochs,
+    totalSteps: Math.min(
+      stepsPerEpoch * options.epochs,
+      options.maxSteps ?? Infinity,
+    ),
   };
   const metrics = new Metrics(
     () => ({ step: counters.step, epoch: counters.epoch }),
@@ -278,7 +282,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         ctx.batch = batch;
         optimizer.learningRate = baseLr * schedule({
           step: counters.step,
-          totalSteps: stepsPerEpoch * options.epochs,
+          totalSteps: counters.totalSteps,
           stepsPerEpoch,
         });
         try {

@@ -44,6 +44,8 @@ export interface Counters {
   examplesSeen: number;
   /** Total epochs planned. */
   epochs: number;
+  /** Total steps planned: epochs times steps per epoch, capped by maxSteps. */
+  totalSteps: number;
 }
 
 /** When a metric was recorded. */

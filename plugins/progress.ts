@@ -51,7 +51,7 @@ export function progress(options: ProgressOptions = {}): Plugin {
     const elapsed = (performance.now() - started) / 1000;
     const done = c.step - startStep;
     const rate = done / Math.max(elapsed, 1e-9);
-    const left = c.stepsPerEpoch * c.epochs - c.step;
+    const left = c.totalSteps - c.step;
     return `epoch ${c.epoch + 1}/${c.epochs} step ${c.step} ` +
       `loss ${fmt(m["train/loss"])} acc ${fmt(m["train/acc"], 3)} | ` +
       `${rate.toFixed(2)} steps/s, ${(rate * ctx.batchSize).toFixed(0)} ` +
