@@ -124,30 +124,37 @@ export function windowTaps(
   const { outHeight: ho, outWidth: wo } = info;
   const { strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
-  const needH = info.filterHeight - 1 + ho * sh;
-  const needW = info.filterWidth - 1 + wo * sw;
-  const keepH = Math.min(h, needH - top);
-  const keepW = Math.min(w, needW - left);
+  // Pad (or crop) to whole strides: row r of the padded input is then phase
+  // r % sh of stride row floor(r / sh), and each tap is one slice per axis.
+  const ph = sh * (ho + Math.ceil((info.filterHeight - 1) / sh));
+  const pw = sw * (wo + Math.ceil((info.filterWidth - 1) / sw));
+  const keepH = Math.min(h, ph - top);
+  const keepW = Math.min(w, pw - left);
   const cropped = keepH < h || keepW < w
     ? tf.slice(t, [0, 0, 0, 0], [n, keepH, keepW, c])
     : t;
   const padded = tf.pad(cropped, [
     [0, 0],
-    [top, needH - top - keepH],
-    [left, needW - left - keepW],
+    [top, ph - top - keepH],
+    [left, pw - left - keepW],
     [0, 0],
   ], fill);
+  const byRow = tf.reshape(padded, [n, ph / sh, sh, pw * c]);
   const taps: Tensor[] = [];
   for (let a = 0; a < info.filterHeight; a++) {
+    const rows = tf.slice(
+      byRow,
+      [0, Math.floor(a / sh), a % sh, 0],
+      [n, ho, 1, pw * c],
+    );
+    const byCol = tf.reshape(rows, [n * ho, pw / sw, sw, c]);
     for (let b = 0; b < info.filterWidth; b++) {
-      const block = tf.slice(padded, [0, a, b, 0], [n, ho * sh, wo * sw, c]);
-      if (sh === 1 && sw === 1) {
-        taps.push(block);
-        continue;
-      }
-      const grid = tf.reshape(block, [n, ho, sh, wo, sw, c]);
-      const first = tf.slice(grid, [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]);
-      taps.push(tf.reshape(first, [n, ho, wo, c]));
+      const tap = tf.slice(
+        byCol,
+        [0, Math.floor(b / sw), b % sw, 0],
+        [n * ho, wo, 1, c],
+      );
+      taps.push(tf.reshape(tap, [n, ho, wo, c]));
     }
   }
   return taps;
