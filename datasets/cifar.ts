@@ -32,7 +32,10 @@ export const CIFAR10_CLASSES: readonly string[] = [
 ];
 
 /** The files of CIFAR-10's binary version. */
-export const CIFAR10_FILES = {
+export const CIFAR10_FILES: {
+  readonly train: readonly string[];
+  readonly test: readonly string[];
+} = {
   train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
   test: ["test_batch.bin"],
 } as const;
