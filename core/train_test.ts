@@ -326,3 +326,37 @@ Deno.test("train() refuses to resume from a folder that does not exist", async (
     /Cannot resume from "\/nonexistent\/run": it is not a run folder/,
   );
 });
+
+Deno.test("train() is deterministic on wasm for a conv net", async () => {
+  const { simpleCnn } = await import("../models/mod.ts");
+  const r = new Random(11);
+  const images = (n: number, name: string) =>
+    createDataset(
+      Float32Array.from({ length: n * 64 }, () => r.next()),
+      Int32Array.from({ length: n }, (_, i) => i % 3),
+      { shape: [8, 8, 1], numClasses: 3, name },
+    );
+  const small: DataSplits = {
+    train: images(48, "img/train"),
+    test: images(16, "img/test"),
+  };
+  const run = async () =>
+    await train(options(await tmp(), {
+      model: (seed) =>
+        simpleCnn({
+          inputShape: [8, 8, 1],
+          filters: [4, 8],
+          dense: 8,
+          classes: 3,
+          seed,
+        }),
+      data: small,
+      batchSize: 16,
+      backend: "wasm",
+    }));
+  const a = await run();
+  const b = await run();
+  const values = (x: typeof a) => x.history.map((m) => m.value);
+  assert.deepEqual(values(a), values(b));
+  assert.ok(a.history.some((m) => m.name === "train/loss"));
+});
