@@ -6,6 +6,7 @@
  */
 import { tf } from "../tf.ts";
 import { type Attrs, type Info, KernelScope } from "./_compose.ts";
+import { filterWindow } from "./_conv_geometry.ts";
 
 type Pair = [number, number];
 type Pad = "valid" | "same" | number | [Pair, Pair, Pair, Pair];
@@ -51,12 +52,12 @@ export function conv2dBackpropFilter(
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  const rows = window(info.inHeight, info.padInfo.top, info.outHeight, {
+  const rows = filterWindow(info.inHeight, info.padInfo.top, info.outHeight, {
     size: info.filterHeight,
     stride: info.strideHeight,
     dilation: info.dilationHeight,
   });
-  const cols = window(info.inWidth, info.padInfo.left, info.outWidth, {
+  const cols = filterWindow(info.inWidth, info.padInfo.left, info.outWidth, {
     size: info.filterWidth,
     stride: info.strideWidth,
     dilation: info.dilationWidth,
@@ -91,30 +92,6 @@ export function conv2dBackpropFilter(
     );
     return k.transpose(out, [1, 2, 0, 3]);
   });
-}
-
-interface Taps {
-  size: number;
-  stride: number;
-  dilation: number;
-}
-
-/**
- * Along one axis: how many input entries the swapped convolution reads
- * (`keep`) and the zeros it needs before and after them, so that it produces
- * exactly `taps.size` outputs.
- */
-function window(
-  length: number,
-  padBefore: number,
-  outLength: number,
-  taps: Taps,
-) {
-  const needed = (taps.size - 1) * taps.dilation +
-    (outLength - 1) * taps.stride + 1;
-  const before = Math.min(padBefore, needed);
-  const keep = Math.max(0, Math.min(length, needed - padBefore));
-  return { before, keep, after: needed - before - keep };
 }
 
 /** The wasm kernel config; register it with tf.registerKernel. */

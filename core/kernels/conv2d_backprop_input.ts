@@ -9,6 +9,7 @@
 import { tf } from "../tf.ts";
 import { type Info, KernelScope } from "./_compose.ts";
 import type { PadArg, Shape4 } from "./_pool_geometry.ts";
+import { inputWindow } from "./_conv_geometry.ts";
 
 /** The attributes of Conv2DBackpropInput. */
 export interface Conv2DBackpropInputAttrs {
@@ -21,7 +22,7 @@ export interface Conv2DBackpropInputAttrs {
 
 /**
  * dx for dy of shape [n, hOut, wOut, cOut] and filter [fh, fw, cIn, cOut];
- * null when the geometry needs cropping on the leading side, which the
+ * null when it does not apply (NCHW, or nothing of dy reaches x), which the
  * caller then leaves to the backend's own kernel.
  */
 export function conv2dBackpropInput(
@@ -42,15 +43,15 @@ export function conv2dBackpropInput(
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  const rows = axis(info.inHeight, info.outHeight, {
+  const rows = inputWindow(info.inHeight, info.padInfo.top, info.outHeight, {
     size: info.filterHeight,
     stride: info.strideHeight,
-    before: info.padInfo.top,
+    dilation: 1,
   });
-  const cols = axis(info.inWidth, info.outWidth, {
+  const cols = inputWindow(info.inWidth, info.padInfo.left, info.outWidth, {
     size: info.filterWidth,
     stride: info.strideWidth,
-    before: info.padInfo.left,
+    dilation: 1,
   });
   if (rows === null || cols === null) return null;
   return KernelScope.compose(backend, backendName, (k) => {
@@ -66,12 +67,7 @@ export function conv2dBackpropInput(
       });
       up = k.reshape(spread, [n, ho * sh, wo * sw, co]);
     }
-    if (rows.crop > 0 || cols.crop > 0) {
-      up = k.run("Slice", { x: up }, {
-        begin: [0, 0, 0, 0],
-        size: [n, up.shape[1] - rows.crop, up.shape[2] - cols.crop, co],
-      });
-    }
+    up = crop(k, up, rows, cols);
     const flipped = k.run("Reverse", { x: filter }, { dims: [0, 1] });
     const rotated = k.transpose(flipped, [0, 1, 3, 2]);
     return k.run("Conv2D", { x: up, filter: rotated }, {
@@ -86,28 +82,24 @@ export function conv2dBackpropInput(
   });
 }
 
-interface Geometry {
-  size: number;
-  stride: number;
-  before: number;
+interface Crop {
+  cropFront: number;
+  cropBack: number;
 }
 
-/**
- * Along one axis of the stride-1 convolution over zero-spread dy: zeros to
- * add before and after, and trailing entries of the spread dy to drop.
- */
-function axis(length: number, outLength: number, g: Geometry) {
-  const before = g.size - 1 - g.before;
-  if (before < 0) return null;
-  const spread = outLength * g.stride;
-  // The convolution must produce `length` outputs from before + kept + after
-  // entries: kept + before + after - (size - 1) = length.
-  let after = length + g.size - 1 - before - spread;
-  let crop = 0;
-  if (after < 0) {
-    crop = -after;
-    after = 0;
+/** Drops leading and trailing rows and columns of an NHWC tensor. */
+export function crop(k: KernelScope, x: Info, rows: Crop, cols: Crop): Info {
+  if (rows.cropFront + rows.cropBack + cols.cropFront + cols.cropBack === 0) {
+    return x;
   }
-  if (crop >= spread) return null;
-  return { before, after, crop };
+  const [n, h, w, c] = x.shape;
+  return k.run("Slice", { x }, {
+    begin: [0, rows.cropFront, cols.cropFront, 0],
+    size: [
+      n,
+      h - rows.cropFront - rows.cropBack,
+      w - cols.cropFront - cols.cropBack,
+      c,
+    ],
+  });
 }

@@ -17,3 +17,7 @@ export { registerWasmKernels, WASM_KERNELS } from "./wasm.ts";
 export { conv2dBackpropFilter } from "./conv2d_backprop_filter.ts";
 export { conv2dBackpropInput } from "./conv2d_backprop_input.ts";
 export { maxPoolGrad } from "./max_pool_grad.ts";
+export {
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+} from "./depthwise_backprop.ts";

@@ -1,6 +1,7 @@
 /**
  * Kernels fisherlab adds to, or replaces in, tfjs-backend-wasm so that conv
- * nets train fast and exactly on it: Conv2DBackpropFilter (missing),
+ * nets train fast and exactly on it: Conv2DBackpropFilter and the two
+ * depthwise backprops (missing),
  * Conv2DBackpropInput (the stock one is a slow direct loop), MaxPoolGrad
  * (the stock one is slow and sends ties and all-padding windows to the wrong
  * tap) and BatchMatMul with transposed operands (the stock one falls off
@@ -20,6 +21,11 @@ import {
   type Conv2DBackpropInputAttrs,
 } from "./conv2d_backprop_input.ts";
 import { maxPoolGrad } from "./max_pool_grad.ts";
+import {
+  type DepthwiseBackpropAttrs,
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+} from "./depthwise_backprop.ts";
 
 const WASM = "wasm";
 const MARK = Symbol.for("fisherlab.kernel");
@@ -32,6 +38,8 @@ export const WASM_KERNELS: readonly string[] = [
   "Conv2DBackpropInput",
   "MaxPoolGrad",
   "BatchMatMul",
+  "DepthwiseConv2dNativeBackpropFilter",
+  "DepthwiseConv2dNativeBackpropInput",
 ];
 
 function filterKernel(): Marked {
@@ -48,6 +56,34 @@ function filterKernel(): Marked {
       ),
     [MARK]: true,
   };
+}
+
+function depthwiseKernels(): Marked[] {
+  return [{
+    kernelName: "DepthwiseConv2dNativeBackpropFilter",
+    backendName: WASM,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      depthwiseBackpropFilter(
+        backend as tf.KernelBackend,
+        WASM,
+        inputs.x as Info,
+        inputs.dy as Info,
+        attrs as unknown as DepthwiseBackpropAttrs,
+      ),
+    [MARK]: true,
+  }, {
+    kernelName: "DepthwiseConv2dNativeBackpropInput",
+    backendName: WASM,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      depthwiseBackpropInput(
+        backend as tf.KernelBackend,
+        WASM,
+        inputs.dy as Info,
+        inputs.filter as Info,
+        attrs as unknown as DepthwiseBackpropAttrs,
+      ),
+    [MARK]: true,
+  }];
 }
 
 function inputKernel(stock: tf.KernelConfig): Marked {
@@ -128,6 +164,7 @@ export function registerWasmKernels(): void {
   if (installed || !tf.getKernel("Conv2D", WASM)) return;
   installed = true;
   install(filterKernel());
+  for (const config of depthwiseKernels()) install(config);
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],

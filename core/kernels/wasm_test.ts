@@ -139,3 +139,50 @@ Deno.test("wasm BatchMatMul with transposed operands matches cpu", async () => {
   }
   assert.ok(worst < 1e-6, `largest relative error ${worst}`);
 });
+
+Deno.test("wasm depthwise conv gradients match cpu over strides, pads and multipliers", async () => {
+  let worst = 0;
+  let at = "";
+  let seed = 300;
+  // No numeric pad: tfjs-backend-wasm's forward depthwise conv writes past
+  // its output with a numeric pad and a non-square filter.
+  for (const strides of [1, 2] as const) {
+    for (const pad of ["valid", "same"] as Pad[]) {
+      for (
+        const [xShape, fShape] of [
+          [[2, 7, 6, 3], [3, 3, 3, 1]],
+          [[1, 6, 7, 2], [3, 2, 2, 2]],
+          [[2, 5, 5, 4], [1, 1, 4, 3]],
+        ]
+      ) {
+        const { cpu, wasm } = await onBoth({
+          x: seeded(xShape, seed++),
+          f: seeded(fShape, seed++),
+        }, (t) => {
+          const loss = (x: tf.Tensor, f: tf.Tensor) =>
+            tf.sum(tf.mul(
+              tf.depthwiseConv2d(
+                x as tf.Tensor4D,
+                f as tf.Tensor4D,
+                strides,
+                pad as "same",
+              ),
+              tf.cos(tf.depthwiseConv2d(
+                x as tf.Tensor4D,
+                f as tf.Tensor4D,
+                strides,
+                pad as "same",
+              )),
+            ));
+          const [dx, df] = tf.grads(loss)([t.x, t.f]);
+          return tf.concat([tf.reshape(dx, [-1]), tf.reshape(df, [-1])]);
+        });
+        const err = relErr(cpu, wasm);
+        if (err > worst) {
+          [worst, at] = [err, JSON.stringify({ xShape, fShape, strides, pad })];
+        }
+      }
+    }
+  }
+  assert.ok(worst < 1e-5, `largest relative error ${worst} at ${at}`);
+});
