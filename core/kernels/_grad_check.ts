@@ -9,6 +9,7 @@
 import { tf } from "../tf.ts";
 import {
   crossEntropy,
+  dotAll,
   hessianVectorProduct,
   squaredNorm,
   trainableParams,
@@ -76,9 +77,11 @@ async function checkAt(
   );
   const origin = params.map((p) => tf.clone(p));
   const at = async <T>(dir: tf.Tensor[], step: number, fn: () => T) => {
-    params.forEach((p, i) =>
-      p.assign(tf.tidy(() => tf.add(origin[i], tf.mul(dir[i], step))))
-    );
+    params.forEach((p, i) => {
+      const moved = tf.tidy(() => tf.add(origin[i], tf.mul(dir[i], step)));
+      p.assign(moved);
+      moved.dispose();
+    });
     try {
       return await fn();
     } finally {
@@ -138,4 +141,61 @@ function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
+}
+
+/**
+ * Third order: the gradient of T = <w, H v> (itself a double backprop)
+ * along u, against central differences of T, with the first of
+ * {@linkcode STEPS} that crosses no kink. Returns the relative error and
+ * whether the step was smooth.
+ */
+export async function checkThirdOrder(
+  fx: Fixture,
+  seed: number,
+): Promise<{ err: number; smooth: boolean; eps: number }> {
+  const params = trainableParams(fx.model);
+  const loss = () =>
+    crossEntropy(
+      fx.model.apply(fx.x, { training: true }) as tf.Scalar,
+      fx.y,
+    ) as tf.Scalar;
+  const dirs = (offset: number) =>
+    params.map((p, i) =>
+      tf.tensor(normals(p.size, seed + offset + i), p.shape)
+    );
+  const [u, v, w] = [dirs(0), dirs(100), dirs(200)];
+  const t = () =>
+    tf.tidy(() => dotAll(hessianVectorProduct(loss, params, v), w));
+  const origin = params.map((p) => tf.clone(p));
+  const at = async <T>(step: number, fn: () => T) => {
+    params.forEach((p, i) => {
+      const moved = tf.tidy(() => tf.add(origin[i], tf.mul(u[i], step)));
+      p.assign(moved);
+      moved.dispose();
+    });
+    try {
+      return await fn();
+    } finally {
+      params.forEach((p, i) => p.assign(origin[i]));
+    }
+  };
+  const scalar = async (s: tf.Scalar) => {
+    const out = (await s.data())[0];
+    s.dispose();
+    return out;
+  };
+  const grads = tf.tidy(() => valueAndGrads(t, params).grads);
+  const exact = await scalar(dotAll(grads, u));
+  const kinks = await fx.kinks();
+  let result = { err: Infinity, smooth: false, eps: STEPS[0] };
+  for (const eps of STEPS) {
+    const smooth = (await at(eps, fx.kinks)) === kinks &&
+      (await at(-eps, fx.kinks)) === kinks;
+    const fd = ((await at(eps, () => scalar(t()))) -
+      (await at(-eps, () => scalar(t())))) / (2 * eps);
+    result = { err: relErrScalar(exact, fd), smooth, eps };
+    if (smooth) break;
+  }
+  tf.dispose([...u, ...v, ...w, ...origin, ...grads]);
+  return result;
 }

@@ -3,7 +3,11 @@ import { tf } from "../tf.ts";
 import "./mod.ts";
 import type { BackendName } from "../backend.ts";
 import { buildFixture, LAYER_CASES } from "./_layer_cases.ts";
-import { checkGradients, type GradCheck } from "./_grad_check.ts";
+import {
+  checkGradients,
+  checkThirdOrder,
+  type GradCheck,
+} from "./_grad_check.ts";
 import { onBackend, relErr, WEBGPU_SKIP } from "./_test_util.ts";
 import { pickAtArgmax } from "./gradients.ts";
 
@@ -56,6 +60,39 @@ for (const [index, c] of LAYER_CASES.entries()) {
     },
   });
 }
+
+Deno.test("third derivatives (grad of <w, H v>) match central differences on wasm", async () => {
+  await onBackend("wasm", async () => {
+    let worst = 0;
+    let at = "";
+    for (const [index, c] of LAYER_CASES.entries()) {
+      const fx = buildFixture(c, 10 * index + 1);
+      const r = await checkThirdOrder(fx, 900 + index);
+      fx.model.dispose();
+      tf.dispose([fx.x, fx.y]);
+      assert.ok(r.smooth, `${c.name}: every step crossed a kink`);
+      if (r.err > worst) [worst, at] = [r.err, c.name];
+    }
+    assert.ok(worst < 5e-3, `largest relative error ${worst} (${at})`);
+  });
+});
+
+Deno.test("Hessian-vector products through conv and pooling free their tensors", async () => {
+  for (const backend of ["cpu", "wasm"] as const) {
+    await onBackend(backend, async () => {
+      const index = LAYER_CASES.findIndex((c) => c.name === "max pooling");
+      const fx = buildFixture(LAYER_CASES[index], 5);
+      await checkGradients(fx, 6);
+      const tensors = tf.memory().numTensors;
+      const data = tf.engine().backend.numDataIds();
+      await checkGradients(fx, 6);
+      assert.equal(tf.memory().numTensors, tensors, `${backend}: tensors`);
+      assert.equal(tf.engine().backend.numDataIds(), data, `${backend}: data`);
+      fx.model.dispose();
+      tf.dispose([fx.x, fx.y]);
+    });
+  }
+});
 
 Deno.test("pickAtArgmax() breaks ties to the first maximum, as tfjs does", async () => {
   await onBackend("cpu", async () => {
