@@ -44,10 +44,12 @@ const ALPHA = 0.1;
 /** What bench/reference.py prints. */
 interface Reference {
   torch: string;
-  threads: number;
   sgdStepMs: number;
+  sgdThreads: number;
   fisherStepMs: number;
+  fisherThreads: number;
   matmul1024Gflops: number;
+  matmulThreads: number;
 }
 
 /** Times the workloads; see the module documentation. */
@@ -212,9 +214,10 @@ function rows(
   calls: string,
 ): BenchRow[] {
   const ref = typeof reference === "string" ? undefined : reference;
-  const refNote = ref
-    ? `PyTorch ${ref.torch}, ${ref.threads} threads`
-    : reference as string;
+  const refNote = (threads?: number) =>
+    ref
+      ? `PyTorch ${ref.torch}, best of 1 and all CPUs: ${threads} thread(s)`
+      : reference as string;
   const failed = (p: Pair) => p.error ? `; failed: ${p.error}` : "";
   const ratio = (a: number, b: number) =>
     Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-";
@@ -230,7 +233,7 @@ function rows(
       unit: "ms/step",
       fisherlab: t.train.wasm,
       reference: ref?.sgdStepMs,
-      note: refNote + failed(t.train),
+      note: refNote(ref?.sgdThreads) + failed(t.train),
     },
     {
       group: "train",
@@ -247,7 +250,7 @@ function rows(
       unit: "ms/step",
       fisherlab: t.curvature.wasm,
       reference: ref?.fisherStepMs,
-      note: refNote + failed(t.curvature),
+      note: refNote(ref?.fisherThreads) + failed(t.curvature),
     },
     {
       group: "curvature",
@@ -265,7 +268,7 @@ function rows(
       fisherlab: t.matmul.wasm,
       reference: ref?.matmul1024Gflops,
       higherIsBetter: true,
-      note: `reference: torch.mm; ${refNote}`,
+      note: `reference: torch.mm; ${refNote(ref?.matmulThreads)}`,
     },
     {
       group: "kernels",
