@@ -119,6 +119,20 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: `loadBlas() threads can be read and set${skipped}`,
+  ignore,
+  fn: () => {
+    if (!found.available) return;
+    const before = found.blas.threads();
+    if (before === undefined) return;
+    found.blas.setThreads(1);
+    assert.equal(found.blas.threads(), 1);
+    found.blas.setThreads(before);
+    assert.equal(found.blas.threads(), before);
+  },
+});
+
 Deno.test("loadBlas() reports a missing library without throwing", () => {
   const missing = loadBlas({ paths: ["/nonexistent/libblas.so"] });
   assert.equal(missing.available, false);

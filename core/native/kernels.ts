@@ -90,6 +90,11 @@ export interface NativeKernelOptions {
    * none.
    */
   columnCacheBytes?: number;
+  /**
+   * Threads the BLAS may use (OpenBLAS only). Default: as the library is
+   * set up, usually one per CPU.
+   */
+  threads?: number;
 }
 
 /** How often a replaced kernel ran natively and how often it fell back. */
@@ -219,6 +224,7 @@ export function enableNativeKernels(
     }
     blas = found.blas;
   }
+  if (options.threads !== undefined) blas.setThreads(options.threads);
   const ctx: Context = {
     blas,
     scratch: new Scratch(),
