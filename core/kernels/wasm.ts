@@ -4,8 +4,9 @@
  * depthwise backprops (missing),
  * Conv2DBackpropInput (the stock one is a slow direct loop), MaxPoolGrad
  * (the stock one is slow and sends ties and all-padding windows to the wrong
- * tap) and BatchMatMul with transposed operands (the stock one falls off
- * XNNPACK's fast path).
+ * tap), BatchMatMul with transposed operands (the stock one falls off
+ * XNNPACK's fast path), and the forward convolutions when given a numeric
+ * pad (the stock ones then write past their output).
  *
  * @module
  */
@@ -40,6 +41,10 @@ export const WASM_KERNELS: readonly string[] = [
   "BatchMatMul",
   "DepthwiseConv2dNativeBackpropFilter",
   "DepthwiseConv2dNativeBackpropInput",
+  "Conv2D",
+  "FusedConv2D",
+  "DepthwiseConv2dNative",
+  "FusedDepthwiseConv2D",
 ];
 
 function filterKernel(): Marked {
@@ -144,6 +149,71 @@ function matMulKernel(stock: tf.KernelConfig): Marked {
   };
 }
 
+/**
+ * tfjs sizes the output of a numeric `pad` with the filter height on both
+ * axes, but the stock wasm convolutions pad symmetrically and size it with
+ * each axis's own filter size: with a non-square filter they compute the
+ * wrong values and write past their output. This wrapper passes explicit
+ * pads (cropping x where tfjs's output stops early) that give tfjs's
+ * geometry, the one the cpu backend computes.
+ */
+function numericPadKernel(stock: tf.KernelConfig, depthwise: boolean): Marked {
+  return {
+    ...stock,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args;
+      const a = attrs as unknown as {
+        pad: unknown;
+        strides: number | [number, number];
+        dilations?: number | [number, number];
+        dimRoundingMode?: "floor" | "round" | "ceil";
+      };
+      if (typeof a.pad !== "number") return stock.kernelFunc(args);
+      const x = inputs.x as Info;
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        (inputs.filter as Info).shape as [number, number, number, number],
+        a.strides,
+        a.dilations ?? 1,
+        a.pad,
+        a.dimRoundingMode,
+        depthwise,
+      );
+      const [n, h, w, c] = x.shape;
+      const p = a.pad;
+      const reachH = (info.outHeight - 1) * info.strideHeight +
+        info.effectiveFilterHeight;
+      const reachW = (info.outWidth - 1) * info.strideWidth +
+        info.effectiveFilterWidth;
+      const bottom = reachH - h - p;
+      const right = reachW - w - p;
+      return KernelScope.compose(backend as tf.KernelBackend, WASM, (k) => {
+        const input = bottom < 0 || right < 0
+          ? k.run("Slice", { x }, {
+            begin: [0, 0, 0, 0],
+            size: [n, h + Math.min(0, bottom), w + Math.min(0, right), c],
+          })
+          : x;
+        return k.track(
+          stock.kernelFunc({
+            inputs: { ...inputs, x: input },
+            backend,
+            attrs: {
+              ...attrs,
+              pad: [[0, 0], [p, Math.max(0, bottom)], [
+                p,
+                Math.max(0, right),
+              ], [0, 0]],
+              dimRoundingMode: undefined,
+            } as unknown as tf.NamedAttrMap,
+          }) as Info,
+        );
+      });
+    },
+    [MARK]: true,
+  };
+}
+
 function swapLast(k: KernelScope, x: Info): Info {
   const perm = x.shape.map((_, i) => i);
   const r = perm.length;
@@ -170,6 +240,12 @@ export function registerWasmKernels(): void {
     ["MaxPoolGrad", maxPoolGradKernel],
     ["BatchMatMul", matMulKernel],
   ];
+  for (const name of ["Conv2D", "FusedConv2D"]) {
+    wrappers.push([name, (stock) => numericPadKernel(stock, false)]);
+  }
+  for (const name of ["DepthwiseConv2dNative", "FusedDepthwiseConv2D"]) {
+    wrappers.push([name, (stock) => numericPadKernel(stock, true)]);
+  }
   for (const [name, wrap] of wrappers) {
     const stock = tf.getKernel(name, WASM) as Marked | undefined;
     if (stock && !stock[MARK]) install(wrap(stock));

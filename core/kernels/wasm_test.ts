@@ -144,10 +144,8 @@ Deno.test("wasm depthwise conv gradients match cpu over strides, pads and multip
   let worst = 0;
   let at = "";
   let seed = 300;
-  // No numeric pad: tfjs-backend-wasm's forward depthwise conv writes past
-  // its output with a numeric pad and a non-square filter.
   for (const strides of [1, 2] as const) {
-    for (const pad of ["valid", "same"] as Pad[]) {
+    for (const pad of ["valid", "same", 1] as Pad[]) {
       for (
         const [xShape, fShape] of [
           [[2, 7, 6, 3], [3, 3, 3, 1]],
@@ -181,6 +179,39 @@ Deno.test("wasm depthwise conv gradients match cpu over strides, pads and multip
         if (err > worst) {
           [worst, at] = [err, JSON.stringify({ xShape, fShape, strides, pad })];
         }
+      }
+    }
+  }
+  assert.ok(worst < 1e-5, `largest relative error ${worst} at ${at}`);
+});
+
+Deno.test("wasm convolutions with a numeric pad and a non-square filter match cpu", async () => {
+  let worst = 0;
+  let at = "";
+  let seed = 700;
+  for (const strides of [1, 2] as const) {
+    for (const pad of [1, 2]) {
+      for (const [h, w, fh, fw] of [[5, 6, 3, 2], [6, 5, 2, 3], [7, 7, 1, 3]]) {
+        const { cpu, wasm } = await onBoth({
+          x: seeded([2, h, w, 2], seed++),
+          f: seeded([fh, fw, 2, 3], seed++),
+          d: seeded([fh, fw, 2, 2], seed++),
+        }, (t) => {
+          const x = t.x as tf.Tensor4D;
+          const p = pad as unknown as "same";
+          const conv = tf.conv2d(x, t.f as tf.Tensor4D, strides, p);
+          const depth = tf.depthwiseConv2d(x, t.d as tf.Tensor4D, strides, p);
+          const [dx, df] = tf.grads((x: tf.Tensor, f: tf.Tensor) =>
+            tf.sum(
+              tf.square(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, p)),
+            )
+          )([x, t.f]);
+          return tf.concat(
+            [conv, depth, dx, df].map((v) => tf.reshape(v, [-1])),
+          );
+        });
+        const err = relErr(cpu, wasm);
+        if (err > worst) [worst, at] = [err, `${h}x${w} ${fh}x${fw} ${pad}`];
       }
     }
   }
