@@ -97,7 +97,11 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   return rows(times, reference);
 }
 
-/** Median ms per step with each penalty on `model`, or the error. */
+/**
+ * Median ms per step with each penalty on `model` (or the error), each timed
+ * alternately with a plain step so that both see the same load on a shared
+ * machine; "plain SGD" is the median over all plain steps.
+ */
 function timeNet(
   model: LayersModel,
   shape: number[],
@@ -106,18 +110,28 @@ function timeNet(
   const x = tf.randomNormal([BATCH, ...shape], 0, 1, "float32", 1);
   const y = tf.randomUniform([BATCH], 0, 10, "int32", 2);
   const out: Record<string, number | string> = {};
-  for (const [name, make] of PENALTIES) {
+  const plainCtx = benchContext(model, x, y);
+  const plain = () => step(plainCtx, undefined);
+  const plainTimes: number[] = [];
+  for (const [name, make] of PENALTIES.slice(1)) {
     const plugin = make();
     const ctx = benchContext(model, x, y);
+    const penalized = () => step(ctx, plugin);
     try {
-      const f = () => step(ctx, plugin);
-      f();
-      f();
-      out[name] = median(Array.from({ length: repeats }, () => timeMs(f)));
+      const times: number[] = [];
+      for (let i = -1; i < repeats; i++) {
+        const a = timeMs(plain);
+        const b = timeMs(penalized);
+        if (i < 0) continue;
+        plainTimes.push(a);
+        times.push(b);
+      }
+      out[name] = median(times);
     } catch (error) {
       out[name] = error instanceof Error ? error.message : String(error);
     }
   }
+  out[PENALTIES[0][0]] = plainTimes.length > 0 ? median(plainTimes) : NaN;
   tf.dispose([x, y]);
   model.dispose();
   return out;

@@ -59,15 +59,21 @@ def mlp():
     )
 
 
-def median_ms(step, warmup, repeats):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+def elapsed_ms(step):
+    start = time.perf_counter()
+    step()
+    return (time.perf_counter() - start) * 1e3
+
+
+def paired_ms(first, second, repeats):
+    """Medians of two steps timed alternately, so both see the same load."""
+    a, b = [], []
+    for i in range(-1, repeats):
+        ta, tb = elapsed_ms(first), elapsed_ms(second)
+        if i >= 0:
+            a.append(ta)
+            b.append(tb)
+    return statistics.median(a), statistics.median(b)
 
 
 def update(params, grads):
@@ -100,10 +106,10 @@ def fisher_step(model, x, y):
 def time_net(model, shape, repeats):
     x = torch.randn(BATCH, *shape)
     y = torch.randint(0, 10, (BATCH,))
-    return {
-        "sgdStepMs": median_ms(lambda: sgd_step(model, x, y), 2, repeats),
-        "fisherStepMs": median_ms(lambda: fisher_step(model, x, y), 2, repeats),
-    }
+    sgd, fisher = paired_ms(
+        lambda: sgd_step(model, x, y), lambda: fisher_step(model, x, y), repeats
+    )
+    return {"sgdStepMs": sgd, "fisherStepMs": fisher}
 
 
 def main():
