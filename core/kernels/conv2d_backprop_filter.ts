@@ -93,17 +93,3 @@ export function conv2dBackpropFilter(
     return k.transpose(out, [1, 2, 0, 3]);
   });
 }
-
-/** The wasm kernel config; register it with tf.registerKernel. */
-export const wasmConv2DBackpropFilterConfig: tf.KernelConfig = {
-  kernelName: "Conv2DBackpropFilter",
-  backendName: "wasm",
-  kernelFunc: ({ inputs, backend, attrs }) =>
-    conv2dBackpropFilter(
-      backend as tf.KernelBackend,
-      "wasm",
-      inputs.x as Info,
-      inputs.dy as Info,
-      attrs as unknown as Conv2DBackpropFilterAttrs,
-    ),
-};

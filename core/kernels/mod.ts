@@ -12,12 +12,10 @@
  * @module
  */
 export { installKernels } from "./install.ts";
-export { GRADIENTS, pickAtArgmax, registerGradients } from "./gradients.ts";
-export { registerWasmKernels, WASM_KERNELS } from "./wasm.ts";
-export { conv2dBackpropFilter } from "./conv2d_backprop_filter.ts";
-export { conv2dBackpropInput } from "./conv2d_backprop_input.ts";
-export { maxPoolGrad } from "./max_pool_grad.ts";
 export {
-  depthwiseBackpropFilter,
-  depthwiseBackpropInput,
-} from "./depthwise_backprop.ts";
+  GRADIENTS,
+  pickAtArgmax,
+  registerGradients,
+  windowTaps,
+} from "./gradients.ts";
+export { registerWasmKernels, WASM_KERNELS } from "./wasm.ts";
