@@ -53,7 +53,8 @@ for (const [index, c] of LAYER_CASES.entries()) {
     },
   );
   Deno.test({
-    name: `${c.name}: second derivatives match central differences on webgpu`,
+    name: `${c.name}: second derivatives match central differences on ` +
+      `webgpu${WEBGPU_SKIP ? ` (skipped: ${WEBGPU_SKIP})` : ""}`,
     ignore: WEBGPU_SKIP !== false,
     fn: async () => {
       await check("webgpu", index);
