@@ -80,6 +80,7 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   disableNativeKernels();
   tf.dispose([x, y]);
   model.dispose();
+  const kernels = kernelTimes(options.quick ? 3 : 7, blas);
   const matmul = {
     wasm: wasmMatMulGflops(options.quick ? 2 : 5),
     native: blas ? ffiSgemmGflops(blas, options.quick ? 3 : 10) : NaN,
@@ -87,7 +88,74 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   blas?.close();
 
   const reference = await runReference(options.quick);
-  return rows({ train, curvature, matmul }, reference, status, calls);
+  return [
+    ...rows({ train, curvature, matmul }, reference, status, calls),
+    ...kernels,
+  ];
+}
+
+/** The SimpleCNN step's heaviest kernels, each timed alone, both ways. */
+export function kernelTimes(repeats: number, blas?: Blas): BenchRow[] {
+  const [n, s] = [BATCH, "same" as const];
+  const seeded = (shape: number[], seed: number) =>
+    tf.randomNormal(shape, 0, 1, "float32", seed);
+  const x1 = seeded([n, 28, 28, 1], 5) as tf.Tensor4D;
+  const w1 = seeded([3, 3, 1, 32], 6) as tf.Tensor4D;
+  const x2 = seeded([n, 14, 14, 32], 7) as tf.Tensor4D;
+  const w2 = seeded([3, 3, 32, 64], 8) as tf.Tensor4D;
+  const dy1 = seeded([n, 28, 28, 32], 9) as tf.Tensor4D;
+  const dy2 = seeded([n, 14, 14, 64], 10) as tf.Tensor4D;
+  const h = seeded([n, 7 * 7 * 64], 11);
+  const w3 = seeded([7 * 7 * 64, 128], 12);
+  const conv = { strides: 1, pad: s, dataFormat: "NHWC" };
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => () =>
+    tf.tidy(() => {
+      tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
+    });
+  const cases: [string, () => void][] = [
+    ["Conv2D 3x3, 128x28x28x1 -> 32", () => tf.conv2d(x1, w1, 1, s).dispose()],
+    ["Conv2D 3x3, 128x14x14x32 -> 64", () => tf.conv2d(x2, w2, 1, s).dispose()],
+    [
+      "Conv2DBackpropFilter 3x3, 128x28x28x1 -> 32",
+      run("Conv2DBackpropFilter", { x: x1, dy: dy1 }, {
+        ...conv,
+        filterShape: w1.shape,
+      }),
+    ],
+    [
+      "Conv2DBackpropFilter 3x3, 128x14x14x32 -> 64",
+      run("Conv2DBackpropFilter", { x: x2, dy: dy2 }, {
+        ...conv,
+        filterShape: w2.shape,
+      }),
+    ],
+    [
+      "Conv2DBackpropInput 3x3, 128x14x14x64 -> 32",
+      run("Conv2DBackpropInput", { dy: dy2, filter: w2 }, {
+        ...conv,
+        inputShape: x2.shape,
+      }),
+    ],
+    ["MatMul 128x3136 by 3136x128", () => tf.matMul(h, w3).dispose()],
+    [
+      "Sum over N, H, W of 128x28x28x32",
+      () => tf.sum(dy1, [0, 1, 2]).dispose(),
+    ],
+  ];
+  const out = cases.map(([workload, f]): BenchRow => {
+    const t = paired(f, repeats, blas);
+    const ratio = (t.wasm / t.native).toFixed(2);
+    return {
+      group: "kernels",
+      workload: `${workload}, native`,
+      unit: "ms/call",
+      fisherlab: t.native,
+      note: `fisherlab's wasm kernel: ${t.wasm.toFixed(2)} ms, ${ratio}x ` +
+        "slower" + (t.error ? `; failed: ${t.error}` : ""),
+    };
+  });
+  tf.dispose([x1, w1, x2, w2, dy1, dy2, h, w3]);
+  return out;
 }
 
 /** Median times of `f` without and with native kernels. */
@@ -99,7 +167,9 @@ interface Pair {
 
 /**
  * Times `f` alternately without and with native kernels, so that both see
- * the same load on a shared machine; medians of each.
+ * the same load on a shared machine; medians of each. Each native timing
+ * follows one untimed call, as in training, where the scratch memory of
+ * the native kernels is allocated once.
  */
 function paired(f: () => unknown, repeats: number, blas?: Blas): Pair {
   const wasm: number[] = [];
@@ -108,7 +178,10 @@ function paired(f: () => unknown, repeats: number, blas?: Blas): Pair {
     for (let i = -2; i < repeats; i++) {
       disableNativeKernels();
       const a = timeMs(f);
-      if (blas) enableNativeKernels({ blas });
+      if (blas) {
+        enableNativeKernels({ blas });
+        f(); // enabling starts with empty scratch memory: fill it first
+      }
       const b = blas ? timeMs(f) : NaN;
       if (i >= 0) {
         wasm.push(a);
