@@ -13,7 +13,7 @@ Deno.test("ColumnCache keeps columns per dataId and key", () => {
   assert.equal(cache.hits, 1);
 });
 
-Deno.test("ColumnCache evicts the least recently used within its budget", () => {
+Deno.test("ColumnCache evicts the least recently used first", () => {
   const cache = new ColumnCache(4 * 100);
   const [a, b, c] = [{}, {}, {}];
   cache.put(a, "k", cache.allocate(40));
