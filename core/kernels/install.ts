@@ -6,13 +6,16 @@
  */
 import { registerGradients } from "./gradients.ts";
 import { registerWasmKernels } from "./wasm.ts";
+import { registerCpuKernels } from "./cpu.ts";
 
 /**
- * Installs every gradient and, when tfjs-backend-wasm is loaded, every wasm
- * kernel. Idempotent; `useBackend` calls it after loading a backend.
+ * Installs every gradient, the cpu kernels and, when tfjs-backend-wasm is
+ * loaded, the wasm kernels. Idempotent; `useBackend` calls it after loading
+ * a backend.
  */
 export function installKernels(): void {
   registerGradients();
+  registerCpuKernels();
   registerWasmKernels();
 }
 

@@ -19,3 +19,5 @@ export {
   windowTaps,
 } from "./gradients.ts";
 export { registerWasmKernels, WASM_KERNELS } from "./wasm.ts";
+export { CPU_KERNELS, registerCpuKernels } from "./cpu.ts";
+export { stockKernel, withStockKernels } from "./_registry.ts";

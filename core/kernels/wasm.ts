@@ -22,6 +22,7 @@ import {
   type Conv2DBackpropInputAttrs,
 } from "./conv2d_backprop_input.ts";
 import { maxPoolGrad } from "./max_pool_grad.ts";
+import { isOurs, mark, type Marked, replaceKernel } from "./_registry.ts";
 import {
   type DepthwiseBackpropAttrs,
   depthwiseBackpropFilter,
@@ -29,9 +30,6 @@ import {
 } from "./depthwise_backprop.ts";
 
 const WASM = "wasm";
-const MARK = Symbol.for("fisherlab.kernel");
-
-type Marked = tf.KernelConfig & { [MARK]?: true };
 
 /** The kernels {@linkcode registerWasmKernels} installs for wasm. */
 export const WASM_KERNELS: readonly string[] = [
@@ -48,7 +46,7 @@ export const WASM_KERNELS: readonly string[] = [
 ];
 
 function filterKernel(): Marked {
-  return {
+  return mark({
     kernelName: "Conv2DBackpropFilter",
     backendName: WASM,
     kernelFunc: ({ inputs, backend, attrs }) =>
@@ -59,12 +57,11 @@ function filterKernel(): Marked {
         inputs.dy as Info,
         attrs as unknown as Conv2DBackpropFilterAttrs,
       ),
-    [MARK]: true,
-  };
+  });
 }
 
 function depthwiseKernels(): Marked[] {
-  return [{
+  const configs: tf.KernelConfig[] = [{
     kernelName: "DepthwiseConv2dNativeBackpropFilter",
     backendName: WASM,
     kernelFunc: ({ inputs, backend, attrs }) =>
@@ -75,7 +72,6 @@ function depthwiseKernels(): Marked[] {
         inputs.dy as Info,
         attrs as unknown as DepthwiseBackpropAttrs,
       ),
-    [MARK]: true,
   }, {
     kernelName: "DepthwiseConv2dNativeBackpropInput",
     backendName: WASM,
@@ -87,12 +83,12 @@ function depthwiseKernels(): Marked[] {
         inputs.filter as Info,
         attrs as unknown as DepthwiseBackpropAttrs,
       ),
-    [MARK]: true,
   }];
+  return configs.map(mark);
 }
 
 function inputKernel(stock: tf.KernelConfig): Marked {
-  return {
+  return mark({
     ...stock,
     kernelFunc: (args) => {
       const { inputs, backend, attrs } = args;
@@ -105,12 +101,11 @@ function inputKernel(stock: tf.KernelConfig): Marked {
       );
       return dx ?? stock.kernelFunc(args);
     },
-    [MARK]: true,
-  };
+  });
 }
 
 function maxPoolGradKernel(stock: tf.KernelConfig): Marked {
-  return {
+  return mark({
     ...stock,
     kernelFunc: ({ inputs, backend, attrs }) =>
       maxPoolGrad(
@@ -119,12 +114,11 @@ function maxPoolGradKernel(stock: tf.KernelConfig): Marked {
         inputs.input as Info,
         attrs as unknown as PoolAttrs,
       ),
-    [MARK]: true,
-  };
+  });
 }
 
 function matMulKernel(stock: tf.KernelConfig): Marked {
-  return {
+  return mark({
     ...stock,
     kernelFunc: (args) => {
       const { inputs, backend, attrs } = args;
@@ -145,8 +139,7 @@ function matMulKernel(stock: tf.KernelConfig): Marked {
         );
       });
     },
-    [MARK]: true,
-  };
+  });
 }
 
 /**
@@ -158,7 +151,7 @@ function matMulKernel(stock: tf.KernelConfig): Marked {
  * geometry, the one the cpu backend computes.
  */
 function numericPadKernel(stock: tf.KernelConfig, depthwise: boolean): Marked {
-  return {
+  return mark({
     ...stock,
     kernelFunc: (args) => {
       const { inputs, backend, attrs } = args;
@@ -210,8 +203,7 @@ function numericPadKernel(stock: tf.KernelConfig, depthwise: boolean): Marked {
         );
       });
     },
-    [MARK]: true,
-  };
+  });
 }
 
 function swapLast(k: KernelScope, x: Info): Info {
@@ -233,8 +225,8 @@ let installed = false;
 export function registerWasmKernels(): void {
   if (installed || !tf.getKernel("Conv2D", WASM)) return;
   installed = true;
-  install(filterKernel());
-  for (const config of depthwiseKernels()) install(config);
+  replaceKernel(filterKernel());
+  for (const config of depthwiseKernels()) replaceKernel(config);
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],
@@ -247,14 +239,7 @@ export function registerWasmKernels(): void {
     wrappers.push([name, (stock) => numericPadKernel(stock, true)]);
   }
   for (const [name, wrap] of wrappers) {
-    const stock = tf.getKernel(name, WASM) as Marked | undefined;
-    if (stock && !stock[MARK]) install(wrap(stock));
+    const stock = tf.getKernel(name, WASM);
+    if (stock && !isOurs(name, WASM)) replaceKernel(wrap(stock));
   }
-}
-
-function install(config: Marked): void {
-  const current = tf.getKernel(config.kernelName, WASM) as Marked | undefined;
-  if (current?.[MARK]) return;
-  if (current) tf.unregisterKernel(config.kernelName, WASM);
-  tf.registerKernel(config);
 }

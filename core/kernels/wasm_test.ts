@@ -3,14 +3,19 @@ import { tf } from "../tf.ts";
 import "./mod.ts";
 import { normals, onBackend, relErr } from "./_test_util.ts";
 import { WASM_KERNELS } from "./wasm.ts";
+import { CPU_KERNELS } from "./cpu.ts";
+import { isOurs, withStockKernels } from "./_registry.ts";
 
 type Pad = "valid" | "same" | number;
 
-/** Runs `make` on cpu and on wasm with the same inputs; returns both. */
+/**
+ * Runs `make` with the same inputs on cpu with tfjs's stock kernels (the
+ * reference), on cpu with fisherlab's and on wasm.
+ */
 async function onBoth(
   inputs: Record<string, { shape: number[]; values: Float32Array }>,
   make: (t: Record<string, tf.Tensor>) => tf.Tensor,
-): Promise<{ cpu: Float32Array; wasm: Float32Array }> {
+): Promise<{ cpu: Float32Array; wasm: Float32Array; cpuOurs: Float32Array }> {
   const run = () =>
     tf.tidy(() => {
       const ts = Object.fromEntries(
@@ -20,9 +25,20 @@ async function onBoth(
       );
       return make(ts);
     }).data() as Promise<Float32Array>;
-  const cpu = await onBackend("cpu", run);
+  const cpu = await onBackend(
+    "cpu",
+    () => withStockKernels("cpu", [...CPU_KERNELS], run),
+  );
+  const cpuOurs = await onBackend("cpu", run);
   const wasm = await onBackend("wasm", run);
-  return { cpu, wasm };
+  return { cpu, wasm, cpuOurs };
+}
+
+/** The larger error of wasm and of fisherlab's cpu kernels vs the stock. */
+function worstOf(
+  r: { cpu: Float32Array; wasm: Float32Array; cpuOurs: Float32Array },
+) {
+  return Math.max(relErr(r.cpu, r.wasm), relErr(r.cpu, r.cpuOurs));
 }
 
 const seeded = (shape: number[], seed: number) => ({
@@ -30,10 +46,13 @@ const seeded = (shape: number[], seed: number) => ({
   values: normals(shape.reduce((a, b) => a * b, 1), seed),
 });
 
-Deno.test("useBackend('wasm') installs fisherlab's wasm kernels", async () => {
+Deno.test("useBackend() installs fisherlab's wasm and cpu kernels", async () => {
   await onBackend("wasm", () => {
     for (const name of WASM_KERNELS) {
-      assert.ok(tf.getKernel(name, "wasm"), `${name} is not registered`);
+      assert.ok(isOurs(name, "wasm"), `wasm ${name} is not fisherlab's`);
+    }
+    for (const name of CPU_KERNELS) {
+      assert.ok(isOurs(name, "cpu"), `cpu ${name} is not fisherlab's`);
     }
   });
 });
@@ -59,7 +78,7 @@ Deno.test("wasm Conv2DBackpropInput matches cpu over strides, pads and shapes", 
           1,
           pad,
         );
-        const { cpu, wasm } = await onBoth({
+        const r = await onBoth({
           dy: seeded(info.outShape, seed++),
           filter: seeded(fShape, seed++),
         }, (t) =>
@@ -70,7 +89,7 @@ Deno.test("wasm Conv2DBackpropInput matches cpu over strides, pads and shapes", 
             strides,
             pad,
           ));
-        const err = relErr(cpu, wasm);
+        const err = worstOf(r);
         if (err > worst) {
           [worst, at] = [err, JSON.stringify({ xShape, fShape, strides, pad })];
         }
@@ -80,7 +99,7 @@ Deno.test("wasm Conv2DBackpropInput matches cpu over strides, pads and shapes", 
   assert.ok(worst < 1e-5, `largest relative error ${worst} at ${at}`);
 });
 
-Deno.test("wasm MaxPoolGrad matches cpu, ties and padded windows included", async () => {
+Deno.test("MaxPoolGrad on wasm and cpu matches tfjs's cpu kernel, ties and padded windows included", async () => {
   let worst = 0;
   let at = "";
   let seed = 50;
@@ -97,7 +116,7 @@ Deno.test("wasm MaxPoolGrad matches cpu, ties and padded windows included", asyn
       const x = seeded([2, 7, 6, 3], seed++);
       // Rounded values make many ties, and zeros fill whole windows.
       if (rounded) x.values.forEach((v, i) => x.values[i] = Math.round(v / 2));
-      const { cpu, wasm } = await onBoth({
+      const r = await onBoth({
         x,
         dy: seeded([2, 7, 6, 3], seed++),
       }, (t) => {
@@ -105,7 +124,7 @@ Deno.test("wasm MaxPoolGrad matches cpu, ties and padded windows included", asyn
           tf.maxPool(u as tf.Tensor4D, size, strides, pad);
         return tf.grad(f)(t.x, dyLike(f(t.x), t.dy));
       });
-      const err = relErr(cpu, wasm);
+      const err = worstOf(r);
       if (err > worst) [worst, at] = [err, `${size} ${strides} ${pad}`];
     }
   }
@@ -131,11 +150,11 @@ Deno.test("wasm BatchMatMul with transposed operands matches cpu", async () => {
       [[2, 6, 4], [1, 3, 4], false, true],
     ] as [number[], number[], boolean, boolean][]
   ) {
-    const { cpu, wasm } = await onBoth({
+    const r = await onBoth({
       a: seeded(aShape, worst + aShape.length),
       b: seeded(bShape, 9 + bShape.length),
     }, (t) => tf.matMul(t.a, t.b, ta, tb));
-    worst = Math.max(worst, relErr(cpu, wasm));
+    worst = Math.max(worst, worstOf(r));
   }
   assert.ok(worst < 1e-6, `largest relative error ${worst}`);
 });
@@ -153,7 +172,7 @@ Deno.test("wasm depthwise conv gradients match cpu over strides, pads and multip
           [[2, 5, 5, 4], [1, 1, 4, 3]],
         ]
       ) {
-        const { cpu, wasm } = await onBoth({
+        const r = await onBoth({
           x: seeded(xShape, seed++),
           f: seeded(fShape, seed++),
         }, (t) => {
@@ -175,7 +194,7 @@ Deno.test("wasm depthwise conv gradients match cpu over strides, pads and multip
           const [dx, df] = tf.grads(loss)([t.x, t.f]);
           return tf.concat([tf.reshape(dx, [-1]), tf.reshape(df, [-1])]);
         });
-        const err = relErr(cpu, wasm);
+        const err = worstOf(r);
         if (err > worst) {
           [worst, at] = [err, JSON.stringify({ xShape, fShape, strides, pad })];
         }
@@ -192,7 +211,7 @@ Deno.test("wasm convolutions with a numeric pad and a non-square filter match cp
   for (const strides of [1, 2] as const) {
     for (const pad of [1, 2]) {
       for (const [h, w, fh, fw] of [[5, 6, 3, 2], [6, 5, 2, 3], [7, 7, 1, 3]]) {
-        const { cpu, wasm } = await onBoth({
+        const r = await onBoth({
           x: seeded([2, h, w, 2], seed++),
           f: seeded([fh, fw, 2, 3], seed++),
           d: seeded([fh, fw, 2, 2], seed++),
@@ -210,7 +229,7 @@ Deno.test("wasm convolutions with a numeric pad and a non-square filter match cp
             [conv, depth, dx, df].map((v) => tf.reshape(v, [-1])),
           );
         });
-        const err = relErr(cpu, wasm);
+        const err = worstOf(r);
         if (err > worst) [worst, at] = [err, `${h}x${w} ${fh}x${fw} ${pad}`];
       }
     }
