@@ -68,6 +68,21 @@ export const LAYER_CASES: LayerCase[] = [
     build: (x) => head(conv(3, s, p).apply(x) as SymbolicTensor, 3),
   })),
   {
+    name: "depthwise conv2d (multiplier 2) same",
+    input: [2, 5, 5, 2],
+    classes: 3,
+    build: (x) =>
+      head(
+        tfl.layers.depthwiseConv2d({
+          kernelSize: 3,
+          depthMultiplier: 2,
+          padding: "same",
+          activation: "relu",
+        }).apply(x) as SymbolicTensor,
+        3,
+      ),
+  },
+  {
     name: "max pooling",
     input: [2, 6, 6, 2],
     classes: 3,

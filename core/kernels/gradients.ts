@@ -71,6 +71,77 @@ const conv2DBackpropFilterGrad: tf.GradConfig = {
   },
 };
 
+interface DepthwiseAttrs {
+  strides: number | [number, number];
+  pad: PadArg;
+  dilations?: number | [number, number];
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+function depthwise(x: Tensor, filter: Tensor, a: DepthwiseAttrs): Tensor {
+  return tf.depthwiseConv2d(
+    x as Tensor4D,
+    filter as Tensor4D,
+    a.strides,
+    a.pad as "same",
+    "NHWC",
+    a.dilations ?? 1,
+    a.dimRoundingMode,
+  );
+}
+
+function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: object) {
+  return tf.engine().runKernel(
+    name,
+    inputs,
+    attrs as unknown as tf.NamedAttrMap,
+  ) as Tensor;
+}
+
+/**
+ * The depthwise filter gradient B(x, dy) is bilinear: with upstream U of the
+ * filter's shape, <U, B> = <x, backpropInput(dy, U)> = <dy, depthwise(x, U)>.
+ */
+const depthwiseFilterGrad: tf.GradConfig = {
+  kernelName: "DepthwiseConv2dNativeBackpropFilter",
+  inputsToSave: ["x", "dy"],
+  gradFunc: (upstream, saved, attrs) => {
+    const [x, dy] = saved;
+    const u = upstream as Tensor;
+    const a = attrs as unknown as DepthwiseAttrs;
+    return {
+      x: () =>
+        runKernel("DepthwiseConv2dNativeBackpropInput", { dy, filter: u }, {
+          ...a,
+          inputShape: x.shape,
+        }),
+      dy: () => depthwise(x, u, a),
+    };
+  },
+};
+
+/**
+ * The depthwise input gradient B(dy, f) is bilinear: with upstream U of x's
+ * shape, <U, B> = <dy, depthwise(U, f)> = <f, backpropFilter(U, dy)>.
+ */
+const depthwiseInputGrad: tf.GradConfig = {
+  kernelName: "DepthwiseConv2dNativeBackpropInput",
+  inputsToSave: ["dy", "filter"],
+  gradFunc: (upstream, saved, attrs) => {
+    const [dy, filter] = saved;
+    const u = upstream as Tensor;
+    const a = attrs as unknown as DepthwiseAttrs;
+    return {
+      dy: () => depthwise(u, filter, a),
+      filter: () =>
+        runKernel("DepthwiseConv2dNativeBackpropFilter", { x: u, dy }, {
+          ...a,
+          filterShape: filter.shape,
+        }),
+    };
+  },
+};
+
 /**
  * MaxPoolGrad routes dy to each window's first maximum of x. It is linear in
  * dy and piecewise constant in x and y, so its gradient with respect to dy
@@ -285,6 +356,8 @@ function zeroGradient(kernelName: string, inputs: string[]): tf.GradConfig {
 /** Every gradient this module adds, keyed by kernel name. */
 export const GRADIENTS: readonly tf.GradConfig[] = [
   conv2DBackpropFilterGrad,
+  depthwiseFilterGrad,
+  depthwiseInputGrad,
   maxPoolGradGrad,
   avgPoolGrad,
   avgPoolGradGrad,
