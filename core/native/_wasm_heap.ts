@@ -44,16 +44,22 @@ export function heapView(
 
 /** Float32 scratch memory outside the wasm heap, reused between calls. */
 export class Scratch {
-  #buffer = new Float32Array(0);
+  #buffers: Float32Array[] = [];
 
-  /** A buffer of at least `length` floats; its contents are undefined. */
-  take(length: number): Float32Array {
-    if (this.#buffer.length < length) this.#buffer = new Float32Array(length);
-    return this.#buffer.subarray(0, length);
+  /**
+   * A buffer of `length` floats, the `slot`-th of those in use at once; its
+   * contents are undefined.
+   */
+  take(length: number, slot = 0): Float32Array {
+    const buffer = this.#buffers[slot];
+    if (buffer === undefined || buffer.length < length) {
+      this.#buffers[slot] = new Float32Array(length);
+    }
+    return this.#buffers[slot].subarray(0, length);
   }
 
   /** Frees the memory. */
   release(): void {
-    this.#buffer = new Float32Array(0);
+    this.#buffers = [];
   }
 }

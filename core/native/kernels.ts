@@ -604,6 +604,10 @@ function conv2dBackpropInput(
     ctx.blas.sgemm({ m, n: p, k: g.outC, a: dyv, b: fv, c: dxv, transB: true });
     return out;
   }
+  if (g.strideH === 1 && g.strideW === 1) {
+    shiftedBackpropInput(ctx, g, dyv, fv, dxv);
+    return out;
+  }
   dxv.fill(0);
   const chunk = imagesPerChunk(ctx, g);
   for (let first = 0; first < g.batch; first += chunk) {
@@ -616,6 +620,91 @@ function conv2dBackpropInput(
     col2im(col, g, first, count, dxv);
   }
   return out;
+}
+
+/**
+ * dx of a stride-1 convolution without col2im. In a zero-padded "wide"
+ * layout, where every image is (outH + kH - 1) x (outW + kW - 1) and dy
+ * sits in its top-left corner, tap (kh, kw) links each row r of dy to row
+ * r + kh * width + kw of the padded dx: one sgemm per tap adds
+ * dy W[kh, kw]^T there (rows of dy outside it are zero and add nothing),
+ * and dx is the padded dx without its border.
+ */
+function shiftedBackpropInput(
+  ctx: Context,
+  g: ConvGeometry,
+  dyv: Float32Array,
+  fv: Float32Array,
+  dxv: Float32Array,
+): void {
+  const height = g.outH + g.kH - 1;
+  const width = g.outW + g.kW - 1;
+  const perImage = height * width * (g.outC + g.inC);
+  const chunk = Math.max(
+    1,
+    Math.min(g.batch, Math.floor(ctx.scratchFloats / perImage)),
+  );
+  for (let first = 0; first < g.batch; first += chunk) {
+    const count = Math.min(chunk, g.batch - first);
+    const rows = count * height * width;
+    const wide = ctx.scratch.take(rows * g.outC, 0);
+    const padded = ctx.scratch.take(rows * g.inC, 1);
+    wide.fill(0);
+    padded.fill(0);
+    const run = g.outW * g.outC;
+    for (let n = 0; n < count; n++) {
+      for (let oh = 0; oh < g.outH; oh++) {
+        const from = ((first + n) * g.outH + oh) * run;
+        const to = ((n * height + oh) * width) * g.outC;
+        wide.set(dyv.subarray(from, from + run), to);
+      }
+    }
+    const block = g.inC * g.outC;
+    for (let kh = 0; kh < g.kH; kh++) {
+      for (let kw = 0; kw < g.kW; kw++) {
+        const shift = kh * width + kw;
+        const at = (kh * g.kW + kw) * block;
+        ctx.blas.sgemm({
+          m: rows - shift,
+          n: g.inC,
+          k: g.outC,
+          a: wide,
+          b: fv.subarray(at, at + block),
+          c: padded.subarray(shift * g.inC),
+          transB: true,
+          beta: 1,
+        });
+      }
+    }
+    cropPadded(padded, g, first, count, height, width, dxv);
+  }
+}
+
+/** Copies the images [first, first + count) of `padded` into dx. */
+function cropPadded(
+  padded: Float32Array,
+  g: ConvGeometry,
+  first: number,
+  count: number,
+  height: number,
+  width: number,
+  dxv: Float32Array,
+): void {
+  const row = g.inW * g.inC;
+  const keep = Math.max(0, Math.min(g.inW, width - g.padLeft)) * g.inC;
+  for (let n = 0; n < count; n++) {
+    for (let ih = 0; ih < g.inH; ih++) {
+      const to = ((first + n) * g.inH + ih) * row;
+      const ph = ih + g.padTop;
+      if (ph >= height) {
+        dxv.fill(0, to, to + row);
+        continue;
+      }
+      const from = ((n * height + ph) * width + g.padLeft) * g.inC;
+      dxv.set(padded.subarray(from, from + keep), to);
+      if (keep < row) dxv.fill(0, to + keep, to + row);
+    }
+  }
 }
 
 function conv2dBackpropFilter(

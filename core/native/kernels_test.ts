@@ -98,7 +98,13 @@ async function checkAgainstCpu(
 }
 
 type Pad = string | number | number[][];
-const PADS: Pad[] = ["valid", "same", 1, [[0, 0], [1, 0], [2, 1], [0, 0]]];
+const PADS: Pad[] = [
+  "valid",
+  "same",
+  1,
+  [[0, 0], [1, 0], [2, 1], [0, 0]],
+  [[0, 0], [3, 0], [0, 5], [0, 0]],
+];
 const SHAPES: [number[], number[]][] = [
   [[2, 7, 7, 3], [3, 3, 3, 4]],
   [[1, 9, 8, 1], [2, 3, 1, 5]],
@@ -154,7 +160,7 @@ Deno.test({
       attrs: { ...g, dataFormat: "NHWC" },
       label: label("Conv2D", g),
     }));
-    assert.ok(cases.length > 60);
+    assert.ok(cases.length > 80);
     await checkAgainstCpu(cases);
   },
 });
