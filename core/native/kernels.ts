@@ -10,11 +10,17 @@
  * dtype, NCHW, PReLU, a product too small to gain) goes to the kernel that
  * was registered before.
  *
- * Besides BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D,
- * Conv2DBackpropInput and Conv2DBackpropFilter, the pack replaces Sum over
- * leading or trailing axes (one sgemv, where wasm transposes first) and
- * Slice (copied in place, where wasm copies all of x out and goes element
- * by element above rank 4).
+ * - BatchMatMul, _FusedMatMul: one sgemm per batch entry (bias and
+ *   activation applied in place).
+ * - Conv2D, FusedConv2D: im2col, then one sgemm; the column matrix is kept
+ *   (LRU) for the filter gradient of the same input.
+ * - Conv2DBackpropFilter: col^T dy, one sgemm, reusing the forward's
+ *   columns when cached.
+ * - Conv2DBackpropInput: stride 1, one sgemm per filter tap on a padded
+ *   layout; other strides, dy W^T then col2im.
+ * - Sum over leading or trailing axes: one sgemv (wasm transposes first).
+ * - Slice: copied in place in contiguous runs (wasm copies all of x out,
+ *   and above rank 4 goes element by element).
  *
  * To turn it on with the wasm backend, after fisherlab's own wasm kernels
  * are installed (the first call opens the BLAS, about 10 ms; later calls
