@@ -10,6 +10,7 @@
 import type { BenchModule, BenchRow } from "./row.ts";
 
 const MODULES: Record<string, string> = {
+  backends: "./backends.ts",
   train: "./native.ts",
   regularizers: "./regularizers.ts",
   curvature: "./curvature.ts",
