@@ -7,6 +7,9 @@
  * @module
  */
 
+/** Evicted buffers kept for reuse. */
+const SPARE = 4;
+
 interface Entry {
   dataId: object;
   key: string;
@@ -45,19 +48,30 @@ export class ColumnCache {
   }
 
   /**
-   * A buffer of `length` floats to fill and then {@linkcode put}; evicts the
-   * oldest entries to make room, reusing an evicted buffer when one fits.
+   * A buffer of `length` floats to fill and then {@linkcode put}. Entries
+   * whose data no longer `live` go first, then the oldest as needed to make
+   * room; their buffers are reused when one has this length.
    */
-  allocate(length: number): Float32Array {
+  allocate(
+    length: number,
+    live: (dataId: object) => boolean = () => true,
+  ): Float32Array {
+    for (const entry of this.#entries.filter((e) => !live(e.dataId))) {
+      this.#evict(entry);
+    }
     while (this.#floats + length > this.#budget && this.#entries.length) {
-      const old = this.#entries.shift()!;
-      this.#floats -= old.col.length;
-      this.#spare.push(old.col);
+      this.#evict(this.#entries[0]);
     }
     const i = this.#spare.findIndex((b) => b.length === length);
     const col = i >= 0 ? this.#spare.splice(i, 1)[0] : new Float32Array(length);
-    this.#spare.length = Math.min(this.#spare.length, 2);
+    this.#spare.splice(0, this.#spare.length - SPARE);
     return col;
+  }
+
+  #evict(entry: Entry): void {
+    this.#entries.splice(this.#entries.indexOf(entry), 1);
+    this.#floats -= entry.col.length;
+    this.#spare.push(entry.col);
   }
 
   /** Stores `col`, from {@linkcode allocate}, for (dataId, key). */

@@ -32,3 +32,15 @@ Deno.test("ColumnCache with no budget keeps nothing", () => {
   const cache = new ColumnCache(0);
   assert.equal(cache.fits(1), false);
 });
+
+Deno.test("ColumnCache drops entries whose data is gone first", () => {
+  const cache = new ColumnCache(4 * 100);
+  const [a, b] = [{}, {}];
+  const first = cache.allocate(40);
+  cache.put(a, "k", first);
+  cache.put(b, "k", cache.allocate(40));
+  const again = cache.allocate(40, (id) => id !== a);
+  assert.equal(again, first);
+  assert.equal(cache.get(a, "k"), undefined);
+  assert.ok(cache.get(b, "k"));
+});

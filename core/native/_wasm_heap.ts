@@ -15,8 +15,10 @@ export interface WasmBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: {
     get(dataId: object): { memoryOffset: number | null } | undefined;
+    has(dataId: object): boolean;
   };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  incRef(dataId: object): void;
 }
 
 /** True when `backend` looks like tfjs-backend-wasm's. */

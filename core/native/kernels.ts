@@ -21,6 +21,9 @@
  * - Sum over leading or trailing axes: one sgemv (wasm transposes first).
  * - Slice: copied in place in contiguous runs (wasm copies all of x out,
  *   and above rank 4 goes element by element).
+ * - Identity: shares the data, as the cpu backend does (wasm copies it).
+ *   tfjs clones every tensor a gradient saves, so this saves a copy per
+ *   saved tensor and lets the filter gradient find the forward's columns.
  *
  * To turn it on with the wasm backend, after fisherlab's own wasm kernels
  * are installed (the first call opens the BLAS, about 10 ms; later calls
@@ -64,7 +67,8 @@ export type NativeKernelName =
   | "Conv2DBackpropInput"
   | "Conv2DBackpropFilter"
   | "Sum"
-  | "Slice";
+  | "Slice"
+  | "Identity";
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -76,6 +80,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Conv2DBackpropFilter",
   "Sum",
   "Slice",
+  "Identity",
 ];
 
 /** Options for {@linkcode enableNativeKernels}. */
@@ -301,6 +306,7 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Conv2DBackpropFilter: conv2dBackpropFilter,
   Sum: sum,
   Slice: slice,
+  Identity: identity,
 };
 
 function install(ctx: Context, name: NativeKernelName): void {
@@ -475,6 +481,7 @@ function geometry(
  */
 function columns(
   ctx: Context,
+  backend: WasmBackend,
   x: tf.TensorInfo,
   xv: Float32Array,
   g: ConvGeometry,
@@ -496,7 +503,7 @@ function columns(
   ].join();
   const cached = ctx.columns.get(x.dataId, key);
   if (cached || !keep) return cached;
-  const col = ctx.columns.allocate(length);
+  const col = ctx.columns.allocate(length, (id) => backend.dataIdMap.has(id));
   im2col(xv, g, 0, g.batch, col);
   ctx.columns.put(x.dataId, key, col);
   return col;
@@ -568,7 +575,7 @@ function convForward(
     ctx.blas.sgemm({ m, n: g.outC, k: p, a: xv, b: fv, c: yv, beta });
     return out;
   }
-  const whole = columns(ctx, x, xv, g);
+  const whole = columns(ctx, backend, x, xv, g);
   if (whole) {
     const m = g.batch * pixels;
     ctx.blas.sgemm({ m, n: g.outC, k: p, a: whole, b: fv, c: yv, beta });
@@ -737,7 +744,7 @@ function conv2dBackpropFilter(
     ctx.blas.sgemm(args);
     return out;
   }
-  const whole = columns(ctx, x, xv, g, false);
+  const whole = columns(ctx, backend, x, xv, g, false);
   if (whole) {
     const k = g.batch * pixels;
     const args = { m: p, n: g.outC, k, a: whole, b: dyv, c: dwv, transA: true };
@@ -897,6 +904,20 @@ function copyRuns(
       src -= size[i] * stride(i);
     }
   }
+}
+
+// --- identity ------------------------------------------------------------
+
+/** A new tensor on the same data: tfjs data are immutable. */
+function identity(
+  _ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+): tf.TensorInfo | undefined {
+  const { x } = inputs;
+  if (x.dtype === "string" || x.dtype === "complex64") return undefined;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 // --- bias and activations --------------------------------------------------
