@@ -32,6 +32,7 @@ import { type Blas, loadBlas } from "../core/native/blas.ts";
 import {
   disableNativeKernels,
   enableNativeKernels,
+  type NativeKernelOptions,
   type NativeKernelsStatus,
   nativeKernelsStatus,
 } from "../core/native/kernels.ts";
@@ -143,7 +144,8 @@ export function kernelTimes(repeats: number, blas?: Blas): BenchRow[] {
     ],
   ];
   const out = cases.map(([workload, f]): BenchRow => {
-    const t = paired(f, repeats, blas);
+    // No im2col cache: each call gathers its columns, as a first call does.
+    const t = paired(f, repeats, blas, { columnCacheBytes: 0 });
     const ratio = (t.wasm / t.native).toFixed(2);
     return {
       group: "kernels",
@@ -171,7 +173,12 @@ interface Pair {
  * follows one untimed call, as in training, where the scratch memory of
  * the native kernels is allocated once.
  */
-function paired(f: () => unknown, repeats: number, blas?: Blas): Pair {
+function paired(
+  f: () => unknown,
+  repeats: number,
+  blas?: Blas,
+  options: NativeKernelOptions = {},
+): Pair {
   const wasm: number[] = [];
   const native: number[] = [];
   try {
@@ -179,7 +186,7 @@ function paired(f: () => unknown, repeats: number, blas?: Blas): Pair {
       disableNativeKernels();
       const a = timeMs(f);
       if (blas) {
-        enableNativeKernels({ blas });
+        enableNativeKernels({ ...options, blas });
         f(); // enabling starts with empty scratch memory: fill it first
       }
       const b = blas ? timeMs(f) : NaN;
