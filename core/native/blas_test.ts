@@ -137,6 +137,10 @@ Deno.test("loadBlas() reports a missing library without throwing", () => {
   const missing = loadBlas({ paths: ["/nonexistent/libblas.so"] });
   assert.equal(missing.available, false);
   if (missing.available) return;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    assert.match(missing.reason, /FFI is not permitted; run Deno with/);
+    return;
+  }
   assert.match(missing.reason, /^Cannot load a BLAS: .*"\/nonexistent/);
   assert.match(missing.reason, /FISHERLAB_BLAS/);
 });
