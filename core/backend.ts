@@ -12,6 +12,12 @@
  */
 import { tf } from "./tf.ts";
 import { installKernels } from "./kernels/install.ts";
+import {
+  disableNativeKernels,
+  enableNativeKernels,
+  type NativeKernelsStatus,
+  nativeKernelsStatus,
+} from "./native/kernels.ts";
 
 /** The names accepted by {@linkcode useBackend}. */
 export type BackendName = "wasm" | "cpu" | "webgpu" | "tensorflow";
@@ -87,6 +93,25 @@ export function onBackendReady(setup: (name: BackendName) => void): void {
   setups.push(setup);
 }
 
+/** Options for {@linkcode useBackend}. */
+export interface UseBackendOptions {
+  /**
+   * The native kernel pack (BLAS-backed matmul and convolutions, through
+   * Deno's FFI) for the wasm backend. "auto" (default): on when a BLAS is
+   * found and FFI is allowed, else off with the reason in the result. "on":
+   * fail when it cannot be enabled. "off": the wasm kernels alone.
+   */
+  native?: "auto" | "on" | "off";
+}
+
+/** What {@linkcode useBackend} set up. */
+export interface BackendInfo {
+  /** The active backend. */
+  name: BackendName;
+  /** The native kernel pack's state (wasm only; off elsewhere). */
+  native: NativeKernelsStatus;
+}
+
 /**
  * Makes `name` the active TensorFlow.js backend, loading it on first use.
  *
@@ -96,7 +121,17 @@ export function onBackendReady(setup: (name: BackendName) => void): void {
  * await useBackend("wasm");
  * ```
  */
-export async function useBackend(name: BackendName = "wasm"): Promise<void> {
+export async function useBackend(
+  name: BackendName = "wasm",
+  options: UseBackendOptions = {},
+): Promise<BackendInfo> {
+  const native = options.native ?? "auto";
+  if (!["auto", "on", "off"].includes(native)) {
+    throw new RangeError(
+      `Cannot use backend "${name}": native is "${native}"; choose "auto", ` +
+        '"on" or "off"',
+    );
+  }
   if (!BACKENDS.includes(name)) {
     throw new RangeError(
       `Cannot use backend "${name}": it is unknown; choose one of ` +
@@ -112,6 +147,27 @@ export async function useBackend(name: BackendName = "wasm"): Promise<void> {
   await tf.ready();
   installKernels();
   for (const setup of setups) setup(name);
+  return { name, native: setUpNative(name, native) };
+}
+
+function setUpNative(
+  name: BackendName,
+  mode: "auto" | "on" | "off",
+): NativeKernelsStatus {
+  if (name !== "wasm" || mode === "off") {
+    if (name === "wasm") disableNativeKernels();
+    return { ...nativeKernelsStatus(), enabled: false };
+  }
+  const status = nativeKernelsStatus().enabled
+    ? nativeKernelsStatus()
+    : enableNativeKernels();
+  if (mode === "on" && !status.enabled) {
+    throw new Error(
+      `Cannot enable native kernels: ${status.reason ?? "unknown reason"}; ` +
+        'install OpenBLAS (Debian: libopenblas0-pthread) or pass native: "off"',
+    );
+  }
+  return status;
 }
 
 /** The name of the active backend. */

@@ -56,3 +56,26 @@ Deno.test("useBackend('wasm') can train a conv net (Conv2DBackpropFilter exists)
   assert.deepEqual(Array.from(await g.data()), new Array(18).fill(4));
   tf.dispose([x, w, g]);
 });
+
+Deno.test("useBackend() enables the native kernels on wasm when a BLAS is found, and turns them off on request", async () => {
+  const { loadBlas } = await import("./native/blas.ts");
+  const blas = loadBlas();
+  const auto = await useBackend("wasm");
+  assert.equal(auto.native.enabled, blas.available);
+  if (!blas.available) assert.ok(auto.native.reason);
+  const off = await useBackend("wasm", { native: "off" });
+  assert.equal(off.native.enabled, false);
+  const cpu = await useBackend("cpu");
+  assert.equal(cpu.native.enabled, false);
+  await assert.rejects(
+    useBackend("wasm", { native: "sometimes" as "on" }),
+    /native is "sometimes"/,
+  );
+  if (!blas.available) {
+    await assert.rejects(
+      useBackend("wasm", { native: "on" }),
+      /Cannot enable native kernels/,
+    );
+  }
+  await useBackend("wasm");
+});

@@ -59,6 +59,11 @@ export interface TrainOptions {
   seed?: number;
   /** Compute backend. Default "wasm". */
   backend?: BackendName;
+  /**
+   * The BLAS-backed kernel pack on wasm: "auto" (default; on when a BLAS is
+   * found), "on" (fail without one) or "off".
+   */
+  native?: "auto" | "on" | "off";
   /** Parent of the run folder. Default "runs". */
   outDir?: string;
   /** Name of the run folder. Default: time stamp and seed. */
@@ -151,7 +156,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ? defaultPreprocessing(options.data.test.name)
       : undefined);
 
-  await useBackend(backend);
+  const backendInfo = await useBackend(backend, { native: options.native });
   const model = typeof options.model === "function"
     ? options.model(seed)
     : options.model;
@@ -205,6 +210,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     batchSize,
     seed,
     backend,
+    nativeKernels: backendInfo.native.enabled
+      ? {
+        blas: backendInfo.native.blasPath,
+        kernels: backendInfo.native.kernels,
+      }
+      : false,
     plugins: driver.plugins.map((p) => p.name),
     fisherlab: "0.1.0",
   };

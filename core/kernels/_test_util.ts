@@ -7,6 +7,8 @@
 import { tf } from "../tf.ts";
 import { type BackendName, useBackend } from "../backend.ts";
 import { Random } from "../random.ts";
+import { loadBlas } from "../native/blas.ts";
+import { enableNativeKernels } from "../native/kernels.ts";
 
 /** Whether a WebGPU adapter is present (Deno 2.9 exposes navigator.gpu). */
 export async function hasWebGpu(): Promise<boolean> {
@@ -23,13 +25,35 @@ export const WEBGPU_SKIP = (await hasWebGpu())
   ? false
   : "no WebGPU adapter (navigator.gpu.requestAdapter() gave none)";
 
-/** Runs `fn` with `name` as the active backend. */
+/** Whether the native kernel pack can run here (a BLAS and FFI). */
+export const NATIVE_SKIP = loadBlas().available
+  ? false
+  : "no BLAS for the native kernel pack";
+
+/**
+ * Runs `fn` with `name` as the active backend. The native kernel pack is
+ * off unless asked for, so that these tests check fisherlab's wasm kernels
+ * (the pack's own tests check it, and `native: "on"` runs a case with it).
+ */
 export async function onBackend<T>(
   name: BackendName,
   fn: () => T | Promise<T>,
+  native: "on" | "off" = "off",
 ): Promise<T> {
-  await useBackend(name);
-  return await fn();
+  await useBackend(name, { native: "off" });
+  if (name === "wasm" && native === "on") {
+    // Every product goes native, however small, so the tiny test models
+    // exercise the pack rather than its fallbacks.
+    const status = enableNativeKernels({ minMultiplyAdds: 0 });
+    if (!status.enabled) {
+      throw new Error(`Cannot enable native kernels: ${status.reason}`);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    if (native === "on") await useBackend(name, { native: "off" });
+  }
 }
 
 /** `n` standard normal numbers from seed `seed`. */

@@ -8,7 +8,7 @@ import {
   checkThirdOrder,
   type GradCheck,
 } from "./_grad_check.ts";
-import { onBackend, relErr, WEBGPU_SKIP } from "./_test_util.ts";
+import { NATIVE_SKIP, onBackend, relErr, WEBGPU_SKIP } from "./_test_util.ts";
 import { pickAtArgmax } from "./gradients.ts";
 
 /** Largest relative errors allowed against central differences. */
@@ -20,6 +20,7 @@ const CROSS_TOL = 1e-5;
 async function check(
   backend: BackendName,
   index: number,
+  native: "on" | "off" = "off",
 ): Promise<GradCheck & { eps: number }> {
   return await onBackend(backend, async () => {
     const c = LAYER_CASES[index];
@@ -27,7 +28,9 @@ async function check(
     const r = await checkGradients(fx, 77 + index);
     fx.model.dispose();
     tf.dispose([fx.x, fx.y]);
-    const where = `${c.name} on ${backend} (step ${r.eps})`;
+    const where = `${c.name} on ${backend}${
+      native === "on" ? " with native kernels" : ""
+    } (step ${r.eps})`;
     assert.ok(r.smooth, `${where}: every step crossed a ReLU or max kink`);
     for (const key of ["firstOrder", "hvp", "gradNorm"] as const) {
       assert.ok(
@@ -36,7 +39,7 @@ async function check(
       );
     }
     return r;
-  });
+  }, native);
 }
 
 for (const [index, c] of LAYER_CASES.entries()) {
@@ -52,6 +55,22 @@ for (const [index, c] of LAYER_CASES.entries()) {
       }
     },
   );
+  Deno.test({
+    name: `${c.name}: the same checks with the native kernel pack on wasm` +
+      (NATIVE_SKIP ? ` (skipped: ${NATIVE_SKIP})` : ""),
+    ignore: NATIVE_SKIP !== false,
+    fn: async () => {
+      const cpu = await check("cpu", index);
+      const native = await check("wasm", index, "on");
+      for (const key of ["grads", "hv", "gradNormGrad"] as const) {
+        const err = relErr(cpu[key], native[key]);
+        assert.ok(
+          err < CROSS_TOL,
+          `${key}: wasm with native kernels vs cpu relative error ${err}`,
+        );
+      }
+    },
+  });
   Deno.test({
     name: `${c.name}: second derivatives match central differences on ` +
       `webgpu${WEBGPU_SKIP ? ` (skipped: ${WEBGPU_SKIP})` : ""}`,
