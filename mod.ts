@@ -28,10 +28,18 @@ export { tf, tfl } from "./core/tf.ts";
 export type { LayersModel } from "./core/tf.ts";
 export {
   activeBackend,
+  type BackendInfo,
   type BackendName,
   BACKENDS,
   useBackend,
+  type UseBackendOptions,
 } from "./core/backend.ts";
+export {
+  disableNativeKernels,
+  enableNativeKernels,
+  type NativeKernelsStatus,
+  nativeKernelsStatus,
+} from "./core/native/kernels.ts";
 export {
   type ModelSource,
   train,
