@@ -24,6 +24,10 @@
  * - Identity: shares the data, as the cpu backend does (wasm copies it).
  *   tfjs clones every tensor a gradient saves, so this saves a copy per
  *   saved tensor and lets the filter gradient find the forward's columns.
+ * - Select, Greater (same shapes): without branches on the data, which
+ *   mispredict on real activations. With PadV2 (constant padding, copied
+ *   in runs) and Slice, these are the second derivative through max
+ *   pooling.
  *
  * To turn it on with the wasm backend, after fisherlab's own wasm kernels
  * are installed (the first call opens the BLAS, about 10 ms; later calls
@@ -52,6 +56,14 @@ import {
 } from "./_im2col.ts";
 import { ColumnCache } from "./_column_cache.ts";
 import {
+  copyWords,
+  type ElementwiseAttrs,
+  type ElementwiseInputs,
+  greater,
+  padV2,
+  select,
+} from "./_elementwise.ts";
+import {
   heapView,
   isWasmBackend,
   Scratch,
@@ -68,7 +80,10 @@ export type NativeKernelName =
   | "Conv2DBackpropFilter"
   | "Sum"
   | "Slice"
-  | "Identity";
+  | "Identity"
+  | "Select"
+  | "Greater"
+  | "PadV2";
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -81,6 +96,9 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Sum",
   "Slice",
   "Identity",
+  "Select",
+  "Greater",
+  "PadV2",
 ];
 
 /** Options for {@linkcode enableNativeKernels}. */
@@ -150,7 +168,7 @@ interface Installed {
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /** The inputs of the replaced kernels, by their tfjs names. */
-interface Inputs {
+interface Inputs extends ElementwiseInputs {
   a: tf.TensorInfo;
   b: tf.TensorInfo;
   x: tf.TensorInfo;
@@ -161,7 +179,7 @@ interface Inputs {
 }
 
 /** The attributes of the replaced kernels, by their tfjs names. */
-interface Attrs {
+interface Attrs extends ElementwiseAttrs {
   transposeA: boolean;
   transposeB: boolean;
   strides: [number, number] | number;
@@ -307,6 +325,12 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Sum: sum,
   Slice: slice,
   Identity: identity,
+  Select: (ctx, backend, inputs) =>
+    select(backend, inputs, ctx.minMultiplyAdds / 8),
+  Greater: (ctx, backend, inputs) =>
+    greater(backend, inputs, ctx.minMultiplyAdds / 8),
+  PadV2: (ctx, backend, inputs, attrs) =>
+    padV2(backend, inputs, attrs, ctx.minMultiplyAdds / 8),
 };
 
 function install(ctx: Context, name: NativeKernelName): void {
@@ -851,25 +875,18 @@ function slice(
     axis--;
     run = size[axis] * stride;
   }
-  const strides = tf.util.computeStrides(shape);
+  const strides = [...tf.util.computeStrides(shape), 1];
   const out = backend.makeOutput(size, x.dtype);
-  const from = elementView(backend, x, bytes);
-  const to = elementView(backend, out, bytes);
-  copyRuns(from, to, { begin, size, strides, axis, run });
+  const buffer = backend.wasm.HEAPU8.buffer;
+  const heap = bytes === 1 ? new Uint8Array(buffer) : new Int32Array(buffer);
+  const from = offsetOf(backend, x) / bytes;
+  const to = offsetOf(backend, out) / bytes;
+  copyRuns(heap, { from, to, total }, { begin, size, strides, axis, run });
   return out;
 }
 
-function elementView(
-  backend: WasmBackend,
-  t: tf.TensorInfo,
-  bytes: number,
-): Int32Array | Uint8Array {
-  const offset = backend.dataIdMap.get(t.dataId)!.memoryOffset!;
-  const size = tf.util.sizeFromShape(t.shape);
-  const buffer = backend.wasm.HEAPU8.buffer;
-  return bytes === 1
-    ? new Uint8Array(buffer, offset, size)
-    : new Int32Array(buffer, offset, size);
+function offsetOf(backend: WasmBackend, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset!;
 }
 
 interface Runs {
@@ -882,26 +899,26 @@ interface Runs {
   run: number;
 }
 
-/** Copies the slice: one contiguous run per index of the axes before. */
+/**
+ * Copies the slice, `total` elements of the heap from `from` to `to`: one
+ * contiguous run per index of the axes before.
+ */
 function copyRuns(
-  from: Int32Array | Uint8Array,
-  to: Int32Array | Uint8Array,
+  heap: Int32Array | Uint8Array,
+  { from, to, total }: { from: number; to: number; total: number },
   { begin, size, strides, axis, run }: Runs,
 ): void {
   const index = new Array<number>(axis).fill(0);
-  const stride = (i: number) => i < strides.length ? strides[i] : 1;
-  let base = 0;
-  for (let i = 0; i <= axis; i++) base += begin[i] * stride(i);
-  const total = to.length;
-  for (let o = 0, src = base; o < total; o += run) {
-    if (run >= 128) to.set(from.subarray(src, src + run), o);
-    else for (let i = 0; i < run; i++) to[o + i] = from[src + i];
+  let src = from;
+  for (let i = 0; i <= axis; i++) src += begin[i] * strides[i];
+  for (let o = 0; o < total; o += run) {
+    copyWords(heap, src, to + o, run);
     let i = axis - 1;
     for (; i >= 0; i--) {
-      src += stride(i);
+      src += strides[i];
       if (++index[i] < size[i]) break;
       index[i] = 0;
-      src -= size[i] * stride(i);
+      src -= size[i] * strides[i];
     }
   }
 }

@@ -594,3 +594,215 @@ Deno.test({
     actual.hvp.forEach((g, i) => assertClose(g, expected.hvp![i], `Hv${i}`));
   },
 });
+
+/** `data` with NaN, infinities and signed zeros spread through it. */
+function withSpecials(d: Data): Data {
+  const data = d.data.slice();
+  const specials = [NaN, -0, Infinity, 0, -Infinity];
+  for (let i = 0; i < data.length; i += 7) data[i] = specials[i % 5];
+  return { shape: d.shape, data };
+}
+
+function boolData(shape: number[]): Data {
+  const r = random(shape);
+  return { shape, data: r.data.map((v) => v > 0 ? 1 : 0) };
+}
+
+/** Runs `kernel` on wasm with the pack forced on, and on cpu. */
+async function bothWays(
+  kernel: string,
+  inputs: Record<string, { data: Data; dtype: tf.DataType }>,
+  attrs: Record<string, unknown> = {},
+) {
+  const run = () =>
+    tf.tidy(() => {
+      const tensors: Record<string, tf.Tensor> = {};
+      for (const [name, { data, dtype }] of Object.entries(inputs)) {
+        tensors[name] = tf.tensor(data.data, data.shape, dtype);
+      }
+      const out = tf.engine().runKernel(
+        kernel,
+        tensors,
+        attrs as tf.NamedAttrMap,
+      ) as tf.Tensor;
+      return { shape: out.shape, dtype: out.dtype, data: out.dataSync() };
+    });
+  await tf.setBackend("cpu");
+  const expected = run();
+  await tf.setBackend("wasm");
+  enableNativeKernels({ minMultiplyAdds: 0 });
+  try {
+    const actual = run();
+    const calls = nativeKernelsStatus().calls[kernel as NativeKernelName];
+    return { actual, expected, native: calls?.native ?? 0 };
+  } finally {
+    disableNativeKernels();
+  }
+}
+
+function assertIdentical(
+  actual: { shape: number[]; dtype: string; data: ArrayLike<number> },
+  expected: { shape: number[]; dtype: string; data: ArrayLike<number> },
+  label: string,
+): void {
+  assert.deepEqual(actual.shape, expected.shape, label);
+  assert.equal(actual.dtype, expected.dtype, label);
+  for (let i = 0; i < expected.data.length; i++) {
+    if (!Object.is(actual.data[i], expected.data[i])) {
+      assert.fail(
+        `${label}: entry ${i} is ${actual.data[i]}, expected ` +
+          `${expected.data[i]}`,
+      );
+    }
+  }
+}
+
+const ELEMENTWISE_SHAPES = [[7], [3, 5], [2, 6, 5, 3], [1, 1, 1, 1]];
+
+Deno.test({
+  name: `Select natively keeps every bit of the chosen values${skipped}`,
+  ignore,
+  fn: async () => {
+    for (const shape of ELEMENTWISE_SHAPES) {
+      for (const dtype of ["float32", "int32"] as const) {
+        const values = (d: Data) =>
+          dtype === "float32" ? withSpecials(d) : {
+            shape,
+            data: d.data.map((v) => Math.round(v * 1000)),
+          };
+        const r = await bothWays("Select", {
+          condition: { data: boolData(shape), dtype: "bool" },
+          t: { data: values(random(shape)), dtype },
+          e: { data: values(random(shape)), dtype },
+        });
+        assertIdentical(r.actual, r.expected, `Select ${shape} ${dtype}`);
+        assert.equal(r.native, 1, `Select ${shape} ${dtype} ran natively`);
+      }
+    }
+    const rows = await bothWays("Select", {
+      condition: { data: boolData([3]), dtype: "bool" },
+      t: { data: random([3, 4]), dtype: "float32" },
+      e: { data: random([3, 4]), dtype: "float32" },
+    });
+    assertIdentical(rows.actual, rows.expected, "Select by rows");
+    assert.equal(rows.native, 0, "Select by rows falls back");
+  },
+});
+
+Deno.test({
+  name: `Greater natively matches the cpu kernel, NaN included${skipped}`,
+  ignore,
+  fn: async () => {
+    for (const shape of ELEMENTWISE_SHAPES) {
+      const a = withSpecials(random(shape));
+      const b = random(shape);
+      b.data[0] = a.data[0]; // a tie
+      const r = await bothWays("Greater", {
+        a: { data: a, dtype: "float32" },
+        b: { data: withSpecials(b), dtype: "float32" },
+      });
+      assertIdentical(r.actual, r.expected, `Greater ${shape}`);
+      assert.equal(r.native, 1, `Greater ${shape} ran natively`);
+    }
+    const broadcast = await bothWays("Greater", {
+      a: { data: random([3, 4]), dtype: "float32" },
+      b: { data: random([4]), dtype: "float32" },
+    });
+    assertIdentical(broadcast.actual, broadcast.expected, "Greater, broadcast");
+    assert.equal(broadcast.native, 0, "Greater with broadcasting falls back");
+  },
+});
+
+Deno.test({
+  name: `PadV2 natively matches the cpu kernel for ranks 1 to 5${skipped}`,
+  ignore,
+  fn: async () => {
+    const grid: [number[], [number, number][]][] = [
+      [[5], [[2, 3]]],
+      [[3, 4], [[0, 0], [1, 2]]],
+      [[3, 4], [[2, 0], [0, 0]]],
+      [[2, 5, 4, 3], [[0, 0], [0, 2], [0, 2], [0, 0]]],
+      [[2, 5, 4, 3], [[1, 0], [3, 1], [0, 0], [2, 2]]],
+      [[2, 3, 2, 3, 2], [[0, 1], [1, 0], [0, 0], [2, 1], [0, 0]]],
+      [[2, 6, 5, 4], [[0, 0], [1, 1], [0, 0], [0, 0]]],
+      [[2, 3], [[0, 0], [0, 0]]],
+    ];
+    for (const [shape, paddings] of grid) {
+      for (const dtype of ["float32", "int32"] as const) {
+        const x = dtype === "float32" ? withSpecials(random(shape)) : {
+          shape,
+          data: random(shape).data.map((v) => Math.round(v * 1000)),
+        };
+        const constantValue = dtype === "float32" ? -Infinity : -7;
+        const r = await bothWays(
+          "PadV2",
+          { x: { data: x, dtype } },
+          { paddings, constantValue },
+        );
+        const label = `PadV2 ${shape} ${JSON.stringify(paddings)} ${dtype}`;
+        assertIdentical(r.actual, r.expected, label);
+        assert.equal(r.native, 1, `${label} ran natively`);
+      }
+    }
+  },
+});
+
+/** conv same, relu, 2x2 max pool, dense: max pooling's second order. */
+function poolNet(x: tf.Tensor4D, w: tf.Variable[]): tf.Tensor {
+  const h = tf.relu(tf.conv2d(x, w[0] as tf.Tensor4D, 1, "same"));
+  const p = tf.maxPool(h, 2, 2, "valid");
+  return tf.matMul(tf.reshape(p, [x.shape[0], -1]), w[1]);
+}
+
+async function poolNetOn(backend: string, native: boolean) {
+  await tf.setBackend(backend);
+  let s = 3;
+  const data = (shape: number[]) =>
+    tf.tensor(
+      Float32Array.from(
+        { length: tf.util.sizeFromShape(shape) },
+        () => (s = (s * 1103515245 + 12345) % 2147483648) / 2 ** 30 - 1,
+      ),
+      shape,
+    );
+  const x = data([3, 8, 8, 2]) as tf.Tensor4D;
+  const w = [[3, 3, 2, 4], [64, 3]].map((shape) => tf.variable(data(shape)));
+  const loss = () => tf.sum(tf.square(poolNet(x, w))) as tf.Scalar;
+  if (native) enableNativeKernels({ minMultiplyAdds: 0 });
+  const read = (ts: tf.Tensor[]) =>
+    ts.map((g) => ({ shape: g.shape, data: g.dataSync() as Float32Array }));
+  try {
+    const hvp = tf.tidy(() =>
+      read(hessianVectorProduct(loss, w, w.map((v) => tf.onesLike(v))))
+    );
+    const penalty = tf.tidy(() =>
+      read(
+        valueAndGrads(() => {
+          const g = valueAndGrads(loss, w).grads;
+          return tf.addN(g.map((t) => tf.sum(tf.square(t)))) as tf.Scalar;
+        }, w).grads,
+      )
+    );
+    return { hvp, penalty, calls: nativeKernelsStatus().calls };
+  } finally {
+    disableNativeKernels();
+    tf.dispose([x, ...w]);
+  }
+}
+
+Deno.test({
+  name: `a max-pooling net's H v and Fisher-penalty gradient match with ` +
+    `native kernels${skipped}`,
+  ignore,
+  fn: async () => {
+    const expected = await poolNetOn("cpu", false);
+    const actual = await poolNetOn("wasm", true);
+    actual.hvp.forEach((g, i) => assertClose(g, expected.hvp[i], `Hv${i}`));
+    actual.penalty.forEach((g, i) =>
+      assertClose(g, expected.penalty[i], `d||g||^2/dw${i}`)
+    );
+    for (const k of ["Select", "Greater", "PadV2", "Slice"] as const) {
+      assert.ok((actual.calls[k]?.native ?? 0) > 0, `${k} ran natively`);
+    }
+  },
+});
