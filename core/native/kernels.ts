@@ -24,6 +24,8 @@
  * - Identity: shares the data, as the cpu backend does (wasm copies it).
  *   tfjs clones every tensor a gradient saves, so this saves a copy per
  *   saved tensor and lets the filter gradient find the forward's columns.
+ * - Cast to the same dtype: shares the data too (every ReLU gradient casts
+ *   its float32 step to float32, which wasm copies).
  * - Select, Greater (same shapes): without branches on the data, which
  *   mispredict on real activations. With PadV2 (constant padding, copied
  *   in runs) and Slice, these are the second derivative through max
@@ -81,6 +83,7 @@ export type NativeKernelName =
   | "Sum"
   | "Slice"
   | "Identity"
+  | "Cast"
   | "Select"
   | "Greater"
   | "PadV2";
@@ -96,6 +99,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Sum",
   "Slice",
   "Identity",
+  "Cast",
   "Select",
   "Greater",
   "PadV2",
@@ -195,6 +199,7 @@ interface Attrs extends ElementwiseAttrs {
   keepDims?: boolean;
   begin?: number | number[];
   size?: number | number[];
+  dtype?: tf.DataType;
 }
 
 type Impl = (
@@ -325,6 +330,8 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Sum: sum,
   Slice: slice,
   Identity: identity,
+  Cast: (ctx, backend, inputs, attrs) =>
+    attrs.dtype === inputs.x.dtype ? identity(ctx, backend, inputs) : undefined,
   Select: (ctx, backend, inputs) =>
     select(backend, inputs, ctx.minMultiplyAdds / 8),
   Greater: (ctx, backend, inputs) =>

@@ -806,3 +806,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `Cast natively shares data for the same dtype and converts as ` +
+    `wasm otherwise${skipped}`,
+  ignore,
+  fn: async () => {
+    const shape = [2, 3, 4];
+    for (const dtype of ["float32", "int32", "bool"] as const) {
+      const data = dtype === "float32"
+        ? withSpecials(random(shape))
+        : boolData(shape);
+      for (const to of ["float32", "int32", "bool"] as const) {
+        if (dtype === "float32" && to !== "float32") continue;
+        const r = await bothWays("Cast", { x: { data, dtype } }, {
+          dtype: to,
+        });
+        const label = `Cast ${dtype} to ${to}`;
+        assertIdentical(r.actual, r.expected, label);
+        assert.equal(r.native, dtype === to ? 1 : 0, `${label} natively`);
+      }
+    }
+    await tf.setBackend("wasm");
+    enableNativeKernels({ minMultiplyAdds: 0 });
+    try {
+      const dataIds = tf.backend().numDataIds();
+      const x = tf.tensor([1.5, -2], [2]);
+      const y = tf.cast(x, "float32");
+      x.dispose();
+      assert.deepEqual(Array.from(y.dataSync()), [1.5, -2]);
+      assert.equal(tf.backend().numDataIds(), dataIds + 1, "data shared");
+      y.dispose();
+      assert.equal(tf.backend().numDataIds(), dataIds, "data freed");
+    } finally {
+      disableNativeKernels();
+    }
+  },
+});
