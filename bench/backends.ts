@@ -20,8 +20,12 @@ import type { BenchRow } from "./row.ts";
 const BATCH = 128;
 
 /** Median milliseconds of one SGD step on `backend`, after a warm-up. */
-async function stepMs(backend: BackendName, repeats: number): Promise<number> {
-  await useBackend(backend);
+async function stepMs(
+  backend: BackendName,
+  repeats: number,
+  native: "on" | "off" = "off",
+): Promise<number> {
+  await useBackend(backend, { native });
   const model = simpleCnn({ seed: 1 });
   const params = trainableParams(model);
   const x = tf.randomNormal([BATCH, 28, 28, 1], 0, 1, "float32", 1);
