@@ -30,47 +30,14 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     print(json.dumps({"error": f"Cannot import torch: {error}"}))
     sys.exit(2)
 
+from torch_models import median_ms, mlp, simple_cnn  # noqa: E402
+
 try:
     from functorch import grad, make_functional, vmap
 except ImportError:  # older or newer torch: fall back to a loop
     grad = make_functional = vmap = None
 
 BATCH = 128
-
-
-def mlp():
-    return torch.nn.Sequential(
-        torch.nn.Flatten(),
-        torch.nn.Linear(784, 256),
-        torch.nn.ReLU(),
-        torch.nn.Linear(256, 10),
-    )
-
-
-def simple_cnn():
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(7 * 7 * 64, 128),
-        torch.nn.ReLU(),
-        torch.nn.Linear(128, 10),
-    )
-
-
-def median_ms(work, warmup, repeats):
-    for _ in range(warmup):
-        work()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def exact_fisher(model, x):
@@ -165,7 +132,7 @@ def main():
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "perExample": "functorch vmap" if vmap is not None else "loop",
-        "mlp": measure("mlp", mlp(), x, y, args.quick, BATCH),
+        "mlp": measure("mlp", mlp(256), x, y, args.quick, BATCH),
         "cnn": measure("cnn", simple_cnn(), x, y, args.quick, cnn_exact),
     }
     print(json.dumps(out))

@@ -30,31 +30,7 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     print(json.dumps({"error": f"Cannot import torch: {error}"}))
     sys.exit(2)
 
-
-def simple_cnn():
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(7 * 7 * 64, 128),
-        torch.nn.ReLU(),
-        torch.nn.Linear(128, 10),
-    )
-
-
-def median_ms(step, warmup, repeats):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+from torch_models import median_ms, simple_cnn  # noqa: E402
 
 
 def sgd_step(model, x, y, lr):

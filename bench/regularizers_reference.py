@@ -28,35 +28,11 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     print(json.dumps({"error": f"Cannot import torch: {error}"}))
     sys.exit(2)
 
+from torch_models import mlp, simple_cnn  # noqa: E402
+
 BATCH = 128
 LR = 0.01
 ALPHA = 0.1
-
-
-def simple_cnn():
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(7 * 7 * 64, 128),
-        torch.nn.ReLU(),
-        torch.nn.Linear(128, 10),
-    )
-
-
-def mlp():
-    return torch.nn.Sequential(
-        torch.nn.Flatten(),
-        torch.nn.Linear(784, 256),
-        torch.nn.ReLU(),
-        torch.nn.Linear(256, 256),
-        torch.nn.ReLU(),
-        torch.nn.Linear(256, 10),
-    )
 
 
 def elapsed_ms(step):
@@ -126,7 +102,7 @@ def main():
         "batch": BATCH,
         "repeats": repeats,
         "cnn": time_net(simple_cnn(), (1, 28, 28), repeats),
-        "mlp": time_net(mlp(), (784,), repeats),
+        "mlp": time_net(mlp(256, 256), (784,), repeats),
     }))
 
 
