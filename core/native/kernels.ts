@@ -786,18 +786,15 @@ function conv2dBackpropFilter(
   const dwv = heapView(backend, out);
   const pixels = g.outH * g.outW;
   const p = patchSize(g);
+  const product = new FilterProduct(ctx, p, g.outC, dwv);
   if (isPointwise(g)) {
-    const k = g.batch * pixels;
-    const args = { m: p, n: g.outC, k, a: xv, b: dyv, c: dwv, transA: true };
-    ctx.blas.sgemm(args);
-    return out;
+    product.add(xv, dyv, g.batch * pixels, 0);
+    return product.finish(out);
   }
   const whole = columns(ctx, backend, x, xv, g, false);
   if (whole) {
-    const k = g.batch * pixels;
-    const args = { m: p, n: g.outC, k, a: whole, b: dyv, c: dwv, transA: true };
-    ctx.blas.sgemm(args);
-    return out;
+    product.add(whole, dyv, g.batch * pixels, 0);
+    return product.finish(out);
   }
   const chunk = imagesPerChunk(ctx, g);
   for (let first = 0; first < g.batch; first += chunk) {
@@ -806,20 +803,51 @@ function conv2dBackpropFilter(
     const col = ctx.scratch.take(k * p);
     im2col(xv, g, first, count, col);
     const at = first * pixels * g.outC;
-    const b = dyv.subarray(at, at + k * g.outC);
-    const beta = first === 0 ? 0 : 1;
-    ctx.blas.sgemm({
-      m: p,
-      n: g.outC,
-      k,
-      a: col,
-      b,
-      c: dwv,
-      transA: true,
-      beta,
-    });
+    product.add(col, dyv.subarray(at, at + k * g.outC), k, first === 0 ? 0 : 1);
   }
-  return out;
+  return product.finish(out);
+}
+
+/**
+ * dW = col^T dy (p x outC), summed over chunks. When the patch is longer
+ * than outC it is computed as dW^T = dy^T col in scratch and transposed at
+ * the end: OpenBLAS runs the long side as columns faster (about a quarter
+ * on SimpleCNN's 3x3x32 -> 64), and dW is small to transpose.
+ */
+class FilterProduct {
+  #ctx: Context;
+  #p: number;
+  #outC: number;
+  #dw: Float32Array;
+  #target: Float32Array;
+  #transposed: boolean;
+
+  constructor(ctx: Context, p: number, outC: number, dw: Float32Array) {
+    this.#ctx = ctx;
+    this.#p = p;
+    this.#outC = outC;
+    this.#dw = dw;
+    this.#transposed = p > outC;
+    this.#target = this.#transposed ? ctx.scratch.take(p * outC, 2) : dw;
+  }
+
+  /** Adds (beta 1) or writes (beta 0) col^T dy over `k` rows. */
+  add(col: Float32Array, dy: Float32Array, k: number, beta: number): void {
+    const [p, outC, c] = [this.#p, this.#outC, this.#target];
+    const args = this.#transposed
+      ? { m: outC, n: p, k, a: dy, b: col, c, transA: true, beta }
+      : { m: p, n: outC, k, a: col, b: dy, c, transA: true, beta };
+    this.#ctx.blas.sgemm(args);
+  }
+
+  finish(out: tf.TensorInfo): tf.TensorInfo {
+    if (!this.#transposed) return out;
+    const [p, outC, from, to] = [this.#p, this.#outC, this.#target, this.#dw];
+    for (let o = 0; o < outC; o++) {
+      for (let i = 0, d = o; i < p; i++, d += outC) to[d] = from[o * p + i];
+    }
+    return out;
+  }
 }
 
 // --- reductions -----------------------------------------------------------

@@ -110,6 +110,7 @@ const SHAPES: [number[], number[]][] = [
   [[1, 9, 8, 1], [2, 3, 1, 5]],
   [[3, 6, 5, 9], [1, 1, 9, 6]],
   [[2, 10, 10, 8], [5, 5, 8, 3]],
+  [[2, 6, 6, 2], [3, 3, 2, 24]],
 ];
 
 /** Every shape, stride, pad and dilation the forward grid covers. */
