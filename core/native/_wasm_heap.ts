@@ -12,7 +12,7 @@ import { tf } from "../tf.ts";
 
 /** The parts of tfjs-backend-wasm's BackendWasm that native kernels use. */
 export interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: WebAssembly.Memory } };
   dataIdMap: {
     get(dataId: object): { memoryOffset: number | null } | undefined;
     has(dataId: object): boolean;

@@ -802,7 +802,8 @@ Deno.test({
     actual.penalty.forEach((g, i) =>
       assertClose(g, expected.penalty[i], `d||g||^2/dw${i}`)
     );
-    for (const k of ["Select", "Greater", "PadV2", "Slice"] as const) {
+    const kernels = ["Select", "Greater", "PadV2", "Slice", "MaxPoolGrad"];
+    for (const k of kernels as NativeKernelName[]) {
       assert.ok((actual.calls[k]?.native ?? 0) > 0, `${k} ran natively`);
     }
   },
@@ -841,6 +842,54 @@ Deno.test({
       assert.equal(tf.backend().numDataIds(), dataIds, "data freed");
     } finally {
       disableNativeKernels();
+    }
+  },
+});
+
+Deno.test({
+  name: `MaxPoolGrad natively routes dy exactly as the cpu kernel, ties, ` +
+    `NaN and infinities included${skipped}`,
+  ignore,
+  fn: async () => {
+    const grid: [number[], number, number, string, boolean][] = [
+      [[2, 6, 8, 4], 2, 2, "valid", true],
+      [[3, 4, 4, 32], 2, 2, "same", true],
+      [[1, 10, 2, 8], 2, 2, "valid", true],
+      [[2, 6, 8, 3], 2, 2, "valid", false], // channels not a multiple of 4
+      [[2, 7, 8, 4], 2, 2, "valid", false], // an odd height: not tiled
+      [[2, 6, 8, 4], 3, 2, "same", false],
+      [[2, 6, 8, 4], 2, 1, "valid", false],
+    ];
+    for (const [shape, filterSize, strides, pad, native] of grid) {
+      for (const rounded of [false, true]) {
+        const xs = withSpecials(random(shape));
+        // Rounded values tie often, and zeros fill whole windows.
+        if (rounded) xs.data.forEach((v, i) => xs.data[i] = Math.round(v));
+        const y = await bothWays("MaxPool", {
+          x: { data: xs, dtype: "float32" },
+        }, {
+          filterSize,
+          strides,
+          pad,
+        });
+        const dy = random(y.expected.shape);
+        dy.data[1] = -0;
+        const r = await bothWays("MaxPoolGrad", {
+          dy: { data: dy, dtype: "float32" },
+          input: { data: xs, dtype: "float32" },
+          output: {
+            data: {
+              shape: y.expected.shape,
+              data: y.expected.data as Float32Array,
+            },
+            dtype: "float32",
+          },
+        }, { filterSize, strides, pad });
+        const label = `MaxPoolGrad ${shape} ${filterSize} ${strides} ${pad} ` +
+          `${rounded}`;
+        assertIdentical(r.actual, r.expected, label);
+        assert.equal(r.native, native ? 1 : 0, `${label} natively`);
+      }
     }
   },
 });

@@ -1,0 +1,264 @@
+/**
+ * MaxPoolGrad for 2x2 windows at stride 2 as a small WebAssembly SIMD
+ * function on the wasm backend's own memory: four channels at a time, the
+ * first maximum found by the same sequential scan as the JavaScript kernel
+ * (best starts at -Infinity, a tap wins only when strictly above it), with
+ * lane masks instead of branches. Each tap of a window is written, dy at
+ * the first maximum (plus zero, so -0 becomes 0 as with `0 + dy`) and
+ * zero elsewhere, so dx needs no clearing.
+ *
+ * The module is assembled here, byte by byte (about 300 bytes), and
+ * imports the backend's exported memory.
+ *
+ * @module
+ */
+
+/** route2x2(x, dy, dx, rows, wo, c, rowBytes); pointers in bytes. */
+export type Route2x2 = (
+  x: number,
+  dy: number,
+  dx: number,
+  rows: number,
+  wo: number,
+  c: number,
+  rowBytes: number,
+) => void;
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+// Parameters, then locals.
+const [X, DY, DX, ROWS, WO, C, ROW] = [0, 1, 2, 3, 4, 5, 6];
+const [I, J, D, K, C4, O] = [7, 8, 9, 10, 11, 12];
+const [V0, V1, V2, V3, BEST, T0, T1, T2, T3, G, NINF] = [
+  13,
+  14,
+  15,
+  16,
+  17,
+  18,
+  19,
+  20,
+  21,
+  22,
+  23,
+];
+
+const get = (i: number) => [0x20, i];
+const set = (i: number) => [0x21, i];
+const simd = (op: number) => [0xfd, ...uleb(op)];
+const load = [...simd(0x00), 0, 0];
+const store = [...simd(0x0b), 0, 0];
+const gt = simd(0x44);
+const and = simd(0x4e);
+const andNot = simd(0x4f);
+const bitselect = simd(0x52);
+const add = simd(0xe4);
+const i32Add = 0x6a;
+const geU = 0x4f;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Pushes base + k (+ extra locals), a byte address. */
+function at(base: number, ...extra: number[]): number[] {
+  const code = [...get(base), ...get(K), i32Add];
+  for (const e of extra) code.push(...get(e), i32Add);
+  return code;
+}
+
+/** local += step (a local index or a constant). */
+function bump(local: number, step: number[]): number[] {
+  return [...get(local), ...step, i32Add, ...set(local)];
+}
+
+const constI32 = (v: number) => [0x41, ...uleb(v)]; // small non-negative
+
+function body(): number[] {
+  const tap = (v: number, ...extra: number[]) => [
+    ...at(X, ...extra),
+    ...load,
+    ...set(v),
+  ];
+  const put = (mask: number[], ...extra: number[]) => [
+    ...at(DX, ...extra),
+    ...get(G),
+    ...mask,
+    ...and,
+    ...store,
+  ];
+  const channel = [
+    ...tap(V0),
+    ...tap(V1, C4),
+    ...tap(V2, ROW),
+    ...tap(V3, ROW, C4),
+    // g = dy + 0
+    ...get(O),
+    ...load,
+    ...simd(0x0c),
+    ...new Array(16).fill(0),
+    ...add,
+    ...set(G),
+    // t0 = v0 > -inf; best = t0 ? v0 : -inf; and so on
+    ...get(V0),
+    ...get(NINF),
+    ...gt,
+    ...set(T0),
+    ...get(V0),
+    ...get(NINF),
+    ...get(T0),
+    ...bitselect,
+    ...set(BEST),
+    ...get(V1),
+    ...get(BEST),
+    ...gt,
+    ...set(T1),
+    ...get(V1),
+    ...get(BEST),
+    ...get(T1),
+    ...bitselect,
+    ...set(BEST),
+    ...get(V2),
+    ...get(BEST),
+    ...gt,
+    ...set(T2),
+    ...get(V2),
+    ...get(BEST),
+    ...get(T2),
+    ...bitselect,
+    ...set(BEST),
+    ...get(V3),
+    ...get(BEST),
+    ...gt,
+    ...set(T3),
+    // winners: t0 & ~t1 & ~t2 & ~t3, t1 & ~t2 & ~t3, t2 & ~t3, t3
+    ...put([
+      ...get(T0),
+      ...get(T1),
+      ...andNot,
+      ...get(T2),
+      ...andNot,
+      ...get(
+        T3,
+      ),
+      ...andNot,
+    ]),
+    ...put([...get(T1), ...get(T2), ...andNot, ...get(T3), ...andNot], C4),
+    ...put([...get(T2), ...get(T3), ...andNot], ROW),
+    ...put([...get(T3)], ROW, C4),
+    ...bump(K, constI32(16)),
+    ...bump(O, constI32(16)),
+    ...bump(D, constI32(16)),
+  ];
+  const loopWhile = (counter: number, limit: number, inner: number[]) => [
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...get(counter),
+    ...get(limit),
+    geU,
+    0x0d,
+    1,
+    ...inner,
+    0x0c,
+    0,
+    0x0b,
+    0x0b,
+  ];
+  const column = [
+    ...constI32(0),
+    ...set(D),
+    ...loopWhile(D, C4, channel),
+    ...bump(K, get(C4)), // skip the window's second column
+    ...bump(J, constI32(1)),
+  ];
+  const row = [
+    // k = 2 i rowBytes
+    ...get(I),
+    ...get(ROW),
+    0x6c,
+    ...constI32(1),
+    0x74,
+    ...set(K),
+    ...constI32(0),
+    ...set(J),
+    ...loopWhile(J, WO, column),
+    ...bump(I, constI32(1)),
+  ];
+  const code = [
+    ...get(C),
+    ...constI32(2),
+    0x74,
+    ...set(C4),
+    ...get(DY),
+    ...set(O),
+    0x43,
+    0x00,
+    0x00,
+    0x80,
+    0xff, // f32 -Infinity
+    ...simd(0x13),
+    ...set(NINF),
+    ...constI32(0),
+    ...set(I),
+    ...loopWhile(I, ROWS, row),
+    0x0b,
+  ];
+  const locals = [2, 6, I32, 11, V128];
+  return [...uleb(locals.length + code.length), ...locals, ...code];
+}
+
+function section(id: number, bytes: number[]): number[] {
+  return [id, ...uleb(bytes.length), ...bytes];
+}
+
+function name(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [bytes.length, ...bytes];
+}
+
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, [1, 0x60, 7, ...new Array(7).fill(I32), 0]),
+    ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
+    ...section(3, [1, 0]),
+    ...section(7, [1, ...name("route2x2"), 0x00, 0]),
+    ...section(10, [1, ...body()]),
+  ]);
+}
+
+/**
+ * The SIMD function bound to `memory`, or undefined when this runtime has
+ * no WebAssembly SIMD or the memory cannot be imported.
+ */
+export function route2x2On(
+  memory: WebAssembly.Memory,
+): Route2x2 | undefined {
+  const bytes = moduleBytes();
+  if (!WebAssembly.validate(bytes)) return undefined;
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+      env: { memory },
+    });
+    return instance.exports.route2x2 as Route2x2;
+  } catch {
+    return undefined;
+  }
+}
