@@ -13,6 +13,7 @@
  */
 import { tf } from "../tf.ts";
 import type { WasmBackend } from "./_wasm_heap.ts";
+import type { CopyRuns } from "./_wasm_code.ts";
 
 /** The inputs these kernels read, by their tfjs names. */
 export interface ElementwiseInputs {
@@ -116,7 +117,7 @@ export function padV2(
   backend: WasmBackend,
   inputs: ElementwiseInputs,
   attrs: ElementwiseAttrs,
-  minSize: number,
+  { minSize, copy }: { minSize: number; copy?: CopyRuns },
 ): tf.TensorInfo | undefined {
   const { x } = inputs;
   const paddings = attrs.paddings;
@@ -149,10 +150,13 @@ export function padV2(
   const outStrides = [...tf.util.computeStrides(outShape), 1];
   let base = to;
   for (let i = 0; i <= last; i++) base += paddings[i][0] * outStrides[i];
-  copyRows(heap, { from, to: base, run, count: size / run }, {
+  const rows = { from, to: base, run, count: size / run };
+  const outer = {
     shape: shape.slice(0, last),
     strides: outStrides.slice(0, last),
-  });
+  };
+  if (copy && last > 0) copyRowsInWasm(copy, rows, outer);
+  else copyRows(heap, rows, outer);
   return out;
 }
 
@@ -184,6 +188,31 @@ function copyRows(
       if (++index[i] < shape[i]) break;
       index[i] = 0;
       dst -= shape[i] * strides[i];
+    }
+  }
+}
+
+/**
+ * {@linkcode copyRows} with the rows along the innermost outer axis copied
+ * by one wasm call (a memory.copy each).
+ */
+function copyRowsInWasm(
+  copy: CopyRuns,
+  { from, to, run, count }: Rows,
+  outer: { shape: number[]; strides: number[] },
+): void {
+  const rank = outer.shape.length;
+  const inner = outer.shape[rank - 1];
+  const step = outer.strides[rank - 1];
+  const index = new Array<number>(rank - 1).fill(0);
+  for (let r = 0, src = from, dst = to; r < count; r += inner) {
+    copy(4 * src, 4 * dst, 4 * run, inner, 4 * run, 4 * step);
+    src += inner * run;
+    for (let i = rank - 2; i >= 0; i--) {
+      dst += outer.strides[i];
+      if (++index[i] < outer.shape[i]) break;
+      index[i] = 0;
+      dst -= outer.shape[i] * outer.strides[i];
     }
   }
 }

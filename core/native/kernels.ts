@@ -19,8 +19,9 @@
  * - Conv2DBackpropInput: stride 1, one sgemm per filter tap on a padded
  *   layout; other strides, dy W^T then col2im.
  * - Sum over leading or trailing axes: one sgemv (wasm transposes first).
- * - Slice: copied in place in contiguous runs (wasm copies all of x out,
- *   and above rank 4 goes element by element).
+ * - Slice: copied in place, one wasm memory.copy per contiguous run (wasm
+ *   copies all of x out of its memory first, and above rank 4 then goes
+ *   element by element).
  * - Identity: shares the data, as the cpu backend does (wasm copies it).
  *   tfjs clones every tensor a gradient saves, so this saves a copy per
  *   saved tensor and lets the filter gradient find the forward's columns.
@@ -60,7 +61,7 @@ import {
   patchSize,
 } from "./_im2col.ts";
 import { ColumnCache } from "./_column_cache.ts";
-import { type Route2x2, route2x2On } from "./_simd_pool.ts";
+import { type CopyRuns, type WasmCode, wasmCodeOn } from "./_wasm_code.ts";
 import { type PadArg, poolInfo } from "../kernels/_pool_geometry.ts";
 import {
   copyWords,
@@ -169,8 +170,8 @@ interface Context {
   scratchFloats: number;
   calls: Partial<Record<NativeKernelName, KernelCalls>>;
   installed: Map<NativeKernelName, Installed>;
-  /** The SIMD 2x2 pooling gradient, once built; null when unavailable. */
-  route2x2?: Route2x2 | null;
+  /** The hand-assembled wasm functions, once built; null if unavailable. */
+  code?: WasmCode | null;
 }
 
 interface Installed {
@@ -349,7 +350,10 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Greater: (ctx, backend, inputs) =>
     greater(backend, inputs, ctx.minMultiplyAdds / 8),
   PadV2: (ctx, backend, inputs, attrs) =>
-    padV2(backend, inputs, attrs, ctx.minMultiplyAdds / 8),
+    padV2(backend, inputs, attrs, {
+      minSize: ctx.minMultiplyAdds / 8,
+      copy: wasmCode(ctx, backend)?.copyRuns,
+    }),
 };
 
 function install(ctx: Context, name: NativeKernelName): void {
@@ -892,12 +896,8 @@ function maxPoolGrad(
   if (!tiles || c % 4 !== 0 || n * h * w * c < ctx.minMultiplyAdds / 8) {
     return undefined;
   }
-  if (ctx.route2x2 === undefined) {
-    const memory = backend.wasm.asm?.memory;
-    ctx.route2x2 = (memory && route2x2On(memory)) ?? null;
-  }
-  const route = ctx.route2x2;
-  if (route === null) return undefined;
+  const route = wasmCode(ctx, backend)?.route2x2;
+  if (route === undefined) return undefined;
 
   const out = backend.makeOutput(x.shape, "float32");
   const offset = (t: tf.TensorInfo) => offsetOf(backend, t);
@@ -996,8 +996,20 @@ function slice(
   const heap = bytes === 1 ? new Uint8Array(buffer) : new Int32Array(buffer);
   const from = offsetOf(backend, x) / bytes;
   const to = offsetOf(backend, out) / bytes;
-  copyRuns(heap, { from, to, total }, { begin, size, strides, axis, run });
+  const runs = { begin, size, strides, axis, run };
+  const copy = wasmCode(ctx, backend)?.copyRuns;
+  if (copy) copyRunsInWasm(copy, bytes, { from, to, total }, runs);
+  else copyRuns(heap, { from, to, total }, runs);
   return out;
+}
+
+/** The backend's hand-assembled functions, built on first use. */
+function wasmCode(ctx: Context, backend: WasmBackend): WasmCode | undefined {
+  if (ctx.code === undefined) {
+    const memory = backend.wasm.asm?.memory;
+    ctx.code = (memory && wasmCodeOn(memory)) ?? null;
+  }
+  return ctx.code ?? undefined;
 }
 
 function offsetOf(backend: WasmBackend, t: tf.TensorInfo): number {
@@ -1030,6 +1042,42 @@ function copyRuns(
     copyWords(heap, src, to + o, run);
     let i = axis - 1;
     for (; i >= 0; i--) {
+      src += strides[i];
+      if (++index[i] < size[i]) break;
+      index[i] = 0;
+      src -= size[i] * strides[i];
+    }
+  }
+}
+
+/**
+ * {@linkcode copyRuns} with the runs along the next outer axis copied by
+ * one wasm call (a memory.copy each), so JavaScript loops only over the
+ * axes before.
+ */
+function copyRunsInWasm(
+  copy: CopyRuns,
+  bytes: number,
+  { from, to, total }: { from: number; to: number; total: number },
+  { begin, size, strides, axis, run }: Runs,
+): void {
+  const inner = axis - 1;
+  const count = inner >= 0 ? size[inner] : 1;
+  const stride = inner >= 0 ? strides[inner] : 0;
+  const index = new Array<number>(Math.max(0, inner)).fill(0);
+  let src = from;
+  for (let i = 0; i <= axis; i++) src += begin[i] * strides[i];
+  for (let o = 0; o < total; o += run * count) {
+    const runBytes = run * bytes;
+    copy(
+      src * bytes,
+      (to + o) * bytes,
+      runBytes,
+      count,
+      stride * bytes,
+      runBytes,
+    );
+    for (let i = inner - 1; i >= 0; i--) {
       src += strides[i];
       if (++index[i] < size[i]) break;
       index[i] = 0;

@@ -1,14 +1,17 @@
 /**
- * MaxPoolGrad for 2x2 windows at stride 2 as a small WebAssembly SIMD
- * function on the wasm backend's own memory: four channels at a time, the
+ * Two small WebAssembly functions that run on the wasm backend's own
+ * memory, assembled here byte by byte (about 400 bytes) and importing the
+ * backend's exported memory:
+ *
+ * - `route2x2`: MaxPoolGrad for 2x2 windows at stride 2, in SIMD: four channels at a time, the
  * first maximum found by the same sequential scan as the JavaScript kernel
  * (best starts at -Infinity, a tap wins only when strictly above it), with
  * lane masks instead of branches. Each tap of a window is written, dy at
  * the first maximum (plus zero, so -0 becomes 0 as with `0 + dy`) and
  * zero elsewhere, so dx needs no clearing.
- *
- * The module is assembled here, byte by byte (about 300 bytes), and
- * imports the backend's exported memory.
+ * - `copyRuns`: `count` strided runs of bytes, each one `memory.copy`:
+ *   TypedArray.copyWithin on the wasm memory costs several times more per
+ *   call, and element loops more per byte.
  *
  * @module
  */
@@ -23,6 +26,22 @@ export type Route2x2 = (
   c: number,
   rowBytes: number,
 ) => void;
+
+/** copyRuns(src, dst, runBytes, count, srcStride, dstStride); in bytes. */
+export type CopyRuns = (
+  src: number,
+  dst: number,
+  runBytes: number,
+  count: number,
+  srcStride: number,
+  dstStride: number,
+) => void;
+
+/** The functions of the module. */
+export interface WasmCode {
+  route2x2: Route2x2;
+  copyRuns: CopyRuns;
+}
 
 const I32 = 0x7f;
 const V128 = 0x7b;
@@ -217,6 +236,40 @@ function body(): number[] {
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
+function copyBody(): number[] {
+  const [src, dst, run, count, stride, dstStride, r] = [0, 1, 2, 3, 4, 5, 6];
+  const code = [
+    ...constI32(0),
+    ...set(r),
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...get(r),
+    ...get(count),
+    geU,
+    0x0d,
+    1,
+    ...get(dst),
+    ...get(src),
+    ...get(run),
+    0xfc,
+    0x0a,
+    0x00,
+    0x00, // memory.copy
+    ...bump(dst, get(dstStride)),
+    ...bump(src, get(stride)),
+    ...bump(r, constI32(1)),
+    0x0c,
+    0,
+    0x0b,
+    0x0b,
+    0x0b,
+  ];
+  const locals = [1, 1, I32];
+  return [...uleb(locals.length + code.length), ...locals, ...code];
+}
+
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
 }
@@ -236,28 +289,35 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     0x00,
-    ...section(1, [1, 0x60, 7, ...new Array(7).fill(I32), 0]),
+    ...section(1, [
+      2,
+      ...[0x60, 7, ...new Array(7).fill(I32), 0],
+      ...[0x60, 6, ...new Array(6).fill(I32), 0],
+    ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name("route2x2"), 0x00, 0]),
-    ...section(10, [1, ...body()]),
+    ...section(3, [2, 0, 1]),
+    ...section(7, [
+      2,
+      ...[...name("route2x2"), 0x00, 0],
+      ...[...name("copyRuns"), 0x00, 1],
+    ]),
+    ...section(10, [2, ...body(), ...copyBody()]),
   ]);
 }
 
 /**
- * The SIMD function bound to `memory`, or undefined when this runtime has
- * no WebAssembly SIMD or the memory cannot be imported.
+ * The functions bound to `memory`, or undefined when this runtime lacks
+ * WebAssembly SIMD or bulk memory, or the memory cannot be imported.
  */
-export function route2x2On(
-  memory: WebAssembly.Memory,
-): Route2x2 | undefined {
+export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
   const bytes = moduleBytes();
   if (!WebAssembly.validate(bytes)) return undefined;
   try {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory },
     });
-    return instance.exports.route2x2 as Route2x2;
+    const { route2x2, copyRuns } = instance.exports;
+    return { route2x2, copyRuns } as WasmCode;
   } catch {
     return undefined;
   }
