@@ -7,13 +7,14 @@
  *
  * Select and Greater avoid branches on the data: a branch per element
  * mispredicts half the time on real activations, which is most of the wasm
- * kernels' cost.
+ * kernels' cost. Given the hand-assembled SIMD functions of _wasm_code.ts
+ * they run those (4 and 16 elements a step), the tail in JavaScript.
  *
  * @module
  */
 import { tf } from "../tf.ts";
 import type { WasmBackend } from "./_wasm_heap.ts";
-import type { CopyRuns } from "./_wasm_code.ts";
+import type { CopyRuns, Greater16, Select4 } from "./_wasm_code.ts";
 
 /** The inputs these kernels read, by their tfjs names. */
 export interface ElementwiseInputs {
@@ -64,7 +65,7 @@ const WORD_TYPES = new Set(["float32", "int32"]);
 export function select(
   backend: WasmBackend,
   inputs: ElementwiseInputs,
-  minSize: number,
+  { minSize, simd }: { minSize: number; simd?: Select4 },
 ): tf.TensorInfo | undefined {
   const { condition, t, e } = inputs;
   const size = tf.util.sizeFromShape(t.shape);
@@ -80,7 +81,13 @@ export function select(
   const tv = int32View(backend, t);
   const ev = int32View(backend, e);
   const ov = int32View(backend, out);
-  for (let i = 0; i < size; i++) {
+  let first = 0;
+  if (simd) {
+    first = size - size % 4;
+    const at = (t: tf.TensorInfo) => offsetOf(backend, t);
+    simd(at(condition), at(t), at(e), at(out), first / 4);
+  }
+  for (let i = first; i < size; i++) {
     const mask = -+(c[i] !== 0);
     ov[i] = ev[i] ^ ((tv[i] ^ ev[i]) & mask);
   }
@@ -91,7 +98,7 @@ export function select(
 export function greater(
   backend: WasmBackend,
   inputs: ElementwiseInputs,
-  minSize: number,
+  { minSize, simd }: { minSize: number; simd?: Greater16 },
 ): tf.TensorInfo | undefined {
   const { a, b } = inputs;
   const size = tf.util.sizeFromShape(a.shape);
@@ -104,7 +111,13 @@ export function greater(
   const av = float32View(backend, a);
   const bv = float32View(backend, b);
   const ov = uint8View(backend, out);
-  for (let i = 0; i < size; i++) ov[i] = +(av[i] > bv[i]);
+  let first = 0;
+  if (simd) {
+    first = size - size % 16;
+    const at = (t: tf.TensorInfo) => offsetOf(backend, t);
+    simd(at(a), at(b), at(out), first / 16);
+  }
+  for (let i = first; i < size; i++) ov[i] = +(av[i] > bv[i]);
   return out;
 }
 

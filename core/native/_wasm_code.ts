@@ -1,17 +1,19 @@
 /**
- * Two small WebAssembly functions that run on the wasm backend's own
- * memory, assembled here byte by byte (about 400 bytes) and importing the
- * backend's exported memory:
+ * Small WebAssembly functions that run on the wasm backend's own memory,
+ * assembled here byte by byte (under 1 KiB) and importing the backend's
+ * exported memory:
  *
- * - `route2x2`: MaxPoolGrad for 2x2 windows at stride 2, in SIMD: four channels at a time, the
- * first maximum found by the same sequential scan as the JavaScript kernel
- * (best starts at -Infinity, a tap wins only when strictly above it), with
- * lane masks instead of branches. Each tap of a window is written, dy at
- * the first maximum (plus zero, so -0 becomes 0 as with `0 + dy`) and
- * zero elsewhere, so dx needs no clearing.
+ * - `route2x2`: MaxPoolGrad for 2x2 windows at stride 2, in SIMD, four
+ *   channels at a time. The first maximum is found by the same sequential
+ *   scan as the JavaScript kernel (best starts at -Infinity, a tap wins
+ *   only when strictly above it), with lane masks instead of branches.
+ *   Each tap of a window is written, dy at the first maximum (plus zero,
+ *   so -0 becomes 0 as with `0 + dy`) and zero elsewhere, so dx needs no
+ *   clearing.
  * - `copyRuns`: `count` strided runs of bytes, each one `memory.copy`:
  *   TypedArray.copyWithin on the wasm memory costs several times more per
  *   call, and element loops more per byte.
+ * - `select`, `greater`: where(cond, t, e) bitwise and a > b, in SIMD.
  *
  * @module
  */
@@ -37,10 +39,29 @@ export type CopyRuns = (
   dstStride: number,
 ) => void;
 
+/** select(cond, t, e, out, n4): 4-byte out = cond ? t : e, 4 at a time. */
+export type Select4 = (
+  cond: number,
+  t: number,
+  e: number,
+  out: number,
+  groups: number,
+) => void;
+
+/** greater(a, b, out, n16): bool out = a > b (float32), 16 at a time. */
+export type Greater16 = (
+  a: number,
+  b: number,
+  out: number,
+  groups: number,
+) => void;
+
 /** The functions of the module. */
 export interface WasmCode {
   route2x2: Route2x2;
   copyRuns: CopyRuns;
+  select: Select4;
+  greater: Greater16;
 }
 
 const I32 = 0x7f;
@@ -99,7 +120,17 @@ function bump(local: number, step: number[]): number[] {
   return [...get(local), ...step, i32Add, ...set(local)];
 }
 
-const constI32 = (v: number) => [0x41, ...uleb(v)]; // small non-negative
+/** i32.const, its operand in signed LEB128. */
+function constI32(v: number): number[] {
+  const out = [0x41];
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && !(byte & 0x40)) || (v === -1 && !!(byte & 0x40));
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
 
 function body(): number[] {
   const tap = (v: number, ...extra: number[]) => [
@@ -270,6 +301,98 @@ function copyBody(): number[] {
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
+/** A loop over `count` groups: `step` runs, then the pointers advance. */
+function groups(
+  counter: number,
+  count: number,
+  step: number[],
+  advance: [number, number][],
+): number[] {
+  return [
+    ...constI32(0),
+    ...set(counter),
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...get(counter),
+    ...get(count),
+    geU,
+    0x0d,
+    1,
+    ...step,
+    ...advance.flatMap(([p, by]) => bump(p, constI32(by))),
+    ...bump(counter, constI32(1)),
+    0x0c,
+    0,
+    0x0b,
+    0x0b,
+  ];
+}
+
+const loadAt = (offset: number) => [...simd(0x00), 0, ...uleb(offset)];
+
+function fnBody(locals: number[], code: number[]): number[] {
+  const all = [...locals, ...code, 0x0b];
+  return [...uleb(all.length), ...all];
+}
+
+/** select(cond, t, e, out, groups of 4): out = cond ? t : e, bitwise. */
+function selectBody(): number[] {
+  const [cond, t, e, out, count, i] = [0, 1, 2, 3, 4, 5];
+  const step = [
+    ...get(out),
+    ...get(t),
+    ...load,
+    ...get(e),
+    ...load,
+    ...get(cond),
+    ...simd(0x5c), // v128.load32_zero
+    0,
+    0,
+    ...simd(0x89), // i16x8.extend_low_i8x16_u
+    ...simd(0xa9), // i32x4.extend_low_i16x8_u
+    ...simd(0x0c),
+    ...new Array(16).fill(0),
+    ...simd(0x38), // i32x4.ne
+    ...bitselect,
+    ...store,
+  ];
+  const advance: [number, number][] = [[cond, 4], [t, 16], [e, 16], [
+    out,
+    16,
+  ]];
+  return fnBody([1, 1, I32], groups(i, count, step, advance));
+}
+
+/** greater(a, b, out, groups of 16): out = a > b as bytes 0 or 1. */
+function greaterBody(): number[] {
+  const [a, b, out, count, i] = [0, 1, 2, 3, 4];
+  const gtAt = (offset: number) => [
+    ...get(a),
+    ...loadAt(offset),
+    ...get(b),
+    ...loadAt(offset),
+    ...gt,
+  ];
+  const step = [
+    ...get(out),
+    ...gtAt(0),
+    ...gtAt(16),
+    ...simd(0x85), // i16x8.narrow_i32x4_s
+    ...gtAt(32),
+    ...gtAt(48),
+    ...simd(0x85),
+    ...simd(0x65), // i8x16.narrow_i16x8_s
+    ...simd(0x0c),
+    ...new Array(16).fill(1),
+    ...and,
+    ...store,
+  ];
+  const advance: [number, number][] = [[a, 64], [b, 64], [out, 16]];
+  return fnBody([1, 1, I32], groups(i, count, step, advance));
+}
+
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
 }
@@ -290,18 +413,28 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     ...section(1, [
-      2,
+      4,
       ...[0x60, 7, ...new Array(7).fill(I32), 0],
       ...[0x60, 6, ...new Array(6).fill(I32), 0],
+      ...[0x60, 5, ...new Array(5).fill(I32), 0],
+      ...[0x60, 4, ...new Array(4).fill(I32), 0],
     ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [2, 0, 1]),
+    ...section(3, [4, 0, 1, 2, 3]),
     ...section(7, [
-      2,
+      4,
       ...[...name("route2x2"), 0x00, 0],
       ...[...name("copyRuns"), 0x00, 1],
+      ...[...name("select"), 0x00, 2],
+      ...[...name("greater"), 0x00, 3],
     ]),
-    ...section(10, [2, ...body(), ...copyBody()]),
+    ...section(10, [
+      4,
+      ...body(),
+      ...copyBody(),
+      ...selectBody(),
+      ...greaterBody(),
+    ]),
   ]);
 }
 
@@ -316,8 +449,8 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory },
     });
-    const { route2x2, copyRuns } = instance.exports;
-    return { route2x2, copyRuns } as WasmCode;
+    const { route2x2, copyRuns, select, greater } = instance.exports;
+    return { route2x2, copyRuns, select, greater } as WasmCode;
   } catch {
     return undefined;
   }

@@ -346,9 +346,15 @@ const IMPLS: Record<NativeKernelName, Impl> = {
     attrs.dtype === inputs.x.dtype ? identity(ctx, backend, inputs) : undefined,
   MaxPoolGrad: maxPoolGrad,
   Select: (ctx, backend, inputs) =>
-    select(backend, inputs, ctx.minMultiplyAdds / 8),
+    select(backend, inputs, {
+      minSize: ctx.minMultiplyAdds / 8,
+      simd: wasmCode(ctx, backend)?.select,
+    }),
   Greater: (ctx, backend, inputs) =>
-    greater(backend, inputs, ctx.minMultiplyAdds / 8),
+    greater(backend, inputs, {
+      minSize: ctx.minMultiplyAdds / 8,
+      simd: wasmCode(ctx, backend)?.greater,
+    }),
   PadV2: (ctx, backend, inputs, attrs) =>
     padV2(backend, inputs, attrs, {
       minSize: ctx.minMultiplyAdds / 8,
