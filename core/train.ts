@@ -270,7 +270,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let firstEpoch = 0;
   try {
     await driver.notify("setup", ctx);
+    if (options.resume !== undefined && !driver.has("resume")) {
+      throw new RangeError(
+        `Cannot resume from "${options.resume}": no plugin can load a ` +
+          "checkpoint; add checkpoint() to the plugins",
+      );
+    }
     const checkpoint = await driver.first<Checkpoint>("resume", ctx);
+    if (!checkpoint && options.resume !== undefined) {
+      // Nothing was saved yet (the run stopped in its first epoch): start
+      // over in the same folder, without the old partial metrics.
+      await metrics.replace([]);
+      log.info("no checkpoint yet; starting from the first epoch");
+    }
     if (checkpoint) {
       firstEpoch = await restore(ctx, checkpoint, shuffle, driver);
       await metrics.replace(checkpoint.history);

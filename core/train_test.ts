@@ -360,3 +360,38 @@ Deno.test("train() is deterministic on wasm for a conv net", async () => {
   assert.deepEqual(values(a), values(b));
   assert.ok(a.history.some((m) => m.name === "train/loss"));
 });
+
+Deno.test("train() resuming without a checkpoint plugin says what to add", async () => {
+  const first = await train(options(await tmp(), { epochs: 1 }));
+  await assert.rejects(
+    train(options(await tmp(), { resume: first.dir })),
+    /no plugin can load a checkpoint; add checkpoint\(\)/,
+  );
+});
+
+Deno.test("train() resuming before any checkpoint starts over without duplicate metrics", async () => {
+  const { checkpoint } = await import("../plugins/checkpoint.ts");
+  const crash: Plugin = {
+    name: "crash",
+    batchEnd(ctx) {
+      if (ctx.counters.step === 2) throw new Error("power cut");
+    },
+  };
+  const dir = await tmp();
+  await assert.rejects(
+    train(options(dir, { name: "crashed", plugins: [checkpoint(), crash] })),
+    /power cut/,
+  );
+  const resumed = await train(options(dir, {
+    resume: join(dir, "crashed"),
+    plugins: [checkpoint()],
+  }));
+  const whole = await train(options(await tmp(), { plugins: [checkpoint()] }));
+  const lines = Deno.readTextFileSync(join(resumed.dir, "metrics.jsonl"))
+    .trim().split("\n");
+  assert.equal(lines.length, whole.history.length);
+  assert.deepEqual(
+    resumed.history.map((m) => m.value),
+    whole.history.map((m) => m.value),
+  );
+});
