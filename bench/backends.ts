@@ -71,22 +71,14 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
     fisherlab: ms,
     note,
   });
-  const native = await import("../core/native/kernels.ts")
-    .catch(() => undefined);
-  native?.disableNativeKernels?.();
-  rows.push(row("wasm", await stepMs("wasm", options.quick ? 3 : 10)));
-  if (native) {
-    const status = native.enableNativeKernels();
-    if (status.enabled) {
-      rows.push(
-        row(
-          "wasm + native BLAS kernels",
-          await stepMs("wasm", options.quick ? 3 : 10),
-        ),
-      );
-    }
-    native.disableNativeKernels();
-  }
+  const repeats = options.quick ? 3 : 10;
+  rows.push(row("wasm", await stepMs("wasm", repeats)));
+  const info = await useBackend("wasm");
+  rows.push(
+    info.native.enabled
+      ? row("wasm + native BLAS kernels", await stepMs("wasm", repeats, "on"))
+      : row("wasm + native BLAS kernels", NaN, info.native.reason),
+  );
   rows.push(row("cpu", await stepMs("cpu", options.quick ? 1 : 3)));
   if (await hasAdapter()) {
     const info = (await navigator.gpu.requestAdapter())?.info;
