@@ -16,7 +16,7 @@ import {
   trainableParams,
   valueAndGrads,
 } from "../core/functional.ts";
-import type { Stream } from "./_stream.ts";
+import { Stream } from "./_stream.ts";
 
 /** Counts of the work a penalty plugin has done, for tests and reports. */
 export interface PenaltyStats {
@@ -67,6 +67,39 @@ export function checkCount(
         "integer >= 1",
     );
   }
+}
+
+/** What every gradient-norm penalty sets up from its options. */
+export interface PenaltyBasics {
+  alpha: number;
+  every: number;
+  subBatch: number;
+  /** The plugin's own seeded stream, "regularizers/<name>". */
+  stream: Stream;
+  stats: PenaltyStats;
+}
+
+/**
+ * Checks the options the penalties share (alpha >= 0; every and subBatch
+ * integers >= 1, default 10 and 32) and makes the stream and counters.
+ */
+export function penaltyBasics(
+  what: string,
+  name: string,
+  options: { alpha: number; every?: number; subBatch?: number },
+): PenaltyBasics {
+  const every = options.every ?? 10;
+  const subBatch = options.subBatch ?? 32;
+  checkAlpha(what, "alpha", options.alpha);
+  checkCount(what, "every", every);
+  checkCount(what, "subBatch", subBatch);
+  return {
+    alpha: options.alpha,
+    every,
+    subBatch,
+    stream: new Stream(`regularizers/${name}`),
+    stats: emptyStats(),
+  };
 }
 
 /** True on the steps a penalty applied every `every` steps is computed. */

@@ -11,13 +11,12 @@ import type { ParamFilter } from "../core/functional.ts";
 import { squaredNorm } from "../core/functional.ts";
 import {
   checkAlpha,
-  checkCount,
-  emptyStats,
   gradientNormTerm,
   holdingStatistics,
   isPenaltyStep,
   labelGradient,
   paramSelector,
+  penaltyBasics,
   penaltyState,
   type PenaltyStats,
   pickSubBatch,
@@ -25,7 +24,6 @@ import {
   sampleLabels,
   type SubBatch,
 } from "./_penalty.ts";
-import { Stream } from "./_stream.ts";
 
 /** Options for {@linkcode fisherPenalty}. */
 export interface FisherPenaltyOptions {
@@ -91,14 +89,13 @@ export function fisherPenalty(
 ): FisherPenaltyPlugin {
   const name = options.name ?? "fisher_penalty";
   const what = `fisherPenalty "${name}"`;
-  const { alpha } = options;
-  const every = options.every ?? 10;
-  const subBatch = options.subBatch ?? 32;
+  const { alpha, every, subBatch, stream, stats } = penaltyBasics(
+    what,
+    name,
+    options,
+  );
   const method = options.method ?? "exact";
   const epsilon = options.epsilon ?? 1e-4;
-  checkAlpha(what, "alpha", alpha);
-  checkCount(what, "every", every);
-  checkCount(what, "subBatch", subBatch);
   checkAlpha(what, "epsilon", epsilon);
   if (method !== "exact" && method !== "finite-difference") {
     throw new RangeError(
@@ -107,8 +104,6 @@ export function fisherPenalty(
     );
   }
 
-  const stream = new Stream(`regularizers/${name}`);
-  const stats = emptyStats();
   const penalized = paramSelector(options.params ?? "all");
 
   const begin = (ctx: Context): SubBatch => {

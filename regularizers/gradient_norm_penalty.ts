@@ -8,21 +8,18 @@ import { tf } from "../core/tf.ts";
 import type { Plugin } from "../core/types.ts";
 import type { ParamFilter } from "../core/functional.ts";
 import {
-  checkAlpha,
-  checkCount,
-  emptyStats,
   gradientNormTerm,
   holdingStatistics,
   isPenaltyStep,
   type LabelSource,
   paramSelector,
+  penaltyBasics,
   penaltyState,
   type PenaltyStats,
   pickSubBatch,
   requireBatch,
   uniformLabels,
 } from "./_penalty.ts";
-import { Stream } from "./_stream.ts";
 
 /** Options for {@linkcode gradientNormPenalty}. */
 export interface GradientNormPenaltyOptions {
@@ -78,12 +75,11 @@ export function gradientNormPenalty(
       ? "gradient_norm_penalty_random"
       : "gradient_norm_penalty");
   const what = `gradientNormPenalty "${name}"`;
-  const { alpha } = options;
-  const every = options.every ?? 10;
-  const subBatch = options.subBatch ?? 32;
-  checkAlpha(what, "alpha", alpha);
-  checkCount(what, "every", every);
-  checkCount(what, "subBatch", subBatch);
+  const { alpha, every, subBatch, stream, stats } = penaltyBasics(
+    what,
+    name,
+    options,
+  );
   if (labels !== "true" && labels !== "random") {
     throw new RangeError(
       `Cannot make ${what}: labels is "${labels}", expected "true" or ` +
@@ -91,8 +87,6 @@ export function gradientNormPenalty(
     );
   }
 
-  const stream = new Stream(`regularizers/${name}`);
-  const stats = emptyStats();
   const penalized = paramSelector(options.params ?? "all");
 
   return {

@@ -8,18 +8,15 @@ import { tf } from "../core/tf.ts";
 import type { Plugin } from "../core/types.ts";
 import { crossEntropy } from "../core/functional.ts";
 import {
-  checkAlpha,
-  checkCount,
-  emptyStats,
   holdingStatistics,
   isPenaltyStep,
+  penaltyBasics,
   penaltyState,
   type PenaltyStats,
   pickSubBatch,
   requireBatch,
   type SubBatch,
 } from "./_penalty.ts";
-import { Stream } from "./_stream.ts";
 
 /** Options for {@linkcode inputGradientPenalty}. */
 export interface InputGradientPenaltyOptions {
@@ -64,15 +61,11 @@ export function inputGradientPenalty(
 ): InputGradientPenaltyPlugin {
   const name = options.name ?? "input_gradient_penalty";
   const what = `inputGradientPenalty "${name}"`;
-  const { alpha } = options;
-  const every = options.every ?? 10;
-  const subBatch = options.subBatch ?? 32;
-  checkAlpha(what, "alpha", alpha);
-  checkCount(what, "every", every);
-  checkCount(what, "subBatch", subBatch);
-
-  const stream = new Stream(`regularizers/${name}`);
-  const stats = emptyStats();
+  const { alpha, every, subBatch, stream, stats } = penaltyBasics(
+    what,
+    name,
+    options,
+  );
 
   const perExample = (
     forward: (x: tf.Tensor) => tf.Tensor,
