@@ -15,6 +15,7 @@ import {
   valueAndGrads,
 } from "../core/functional.ts";
 import { simpleCnn } from "../models/simple_cnn.ts";
+import { medianMs } from "./_measure.ts";
 import type { BenchRow } from "./row.ts";
 
 const BATCH = 128;
@@ -40,17 +41,10 @@ async function stepMs(
     });
     await params[0].data();
   };
-  await step();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await step();
-    times.push(performance.now() - t0);
-  }
+  const ms = await medianMs(step, repeats);
   tf.dispose([x, y]);
   model.dispose();
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return ms;
 }
 
 async function hasAdapter(): Promise<boolean> {

@@ -30,6 +30,7 @@ import { fisherTrace } from "../evaluators/fisher_trace.ts";
 import { lossHessian } from "../evaluators/hessian_operator.ts";
 import { hutchinsonTrace } from "../evaluators/hessian_trace.ts";
 import { powerIteration } from "../evaluators/sharpness.ts";
+import { medianMs, runReference } from "./_measure.ts";
 import type { BenchRow } from "./row.ts";
 
 const BATCH = 128;
@@ -69,7 +70,11 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   tf.dispose([x, y, flat]);
   mlpModel.dispose();
   cnnModel.dispose();
-  const reference = await runReference(options.quick);
+  const reference = await runReference<Reference>(
+    "curvature_reference.py",
+    options.quick,
+    (r) => r.mlp !== undefined,
+  );
   return rows(mine, reference);
 }
 
@@ -127,39 +132,6 @@ async function costs(
     powerMs,
     ...(errors.length > 0 ? { error: [...new Set(errors)].join("; ") } : {}),
   };
-}
-
-async function medianMs(
-  work: () => Promise<unknown>,
-  repeats: number,
-): Promise<number> {
-  await work();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await work();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  const mid = Math.floor(times.length / 2);
-  return times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-}
-
-/** Runs the PyTorch script; its parsed JSON, or why it did not run. */
-async function runReference(quick: boolean): Promise<Reference | string> {
-  const script = new URL("./curvature_reference.py", import.meta.url).pathname;
-  const args = quick ? [script, "--quick"] : [script];
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    try {
-      const out = await new Deno.Command(python, { args }).output();
-      const text = new TextDecoder().decode(out.stdout).trim();
-      const parsed = JSON.parse(text.split("\n").at(-1) ?? "{}");
-      if (out.success && parsed.mlp !== undefined) return parsed;
-    } catch {
-      // try the next interpreter
-    }
-  }
-  return "PyTorch did not run: install python3-torch";
 }
 
 function rows(

@@ -21,6 +21,7 @@ import { createDataset } from "../datasets/create_dataset.ts";
 import { loadIdxFolder } from "../datasets/idx.ts";
 import { loadMnist, mnistDataFolder } from "../datasets/mnist.ts";
 import type { Dataset } from "../datasets/types.ts";
+import { median } from "./_measure.ts";
 import type { BenchRow } from "./row.ts";
 
 const BATCH = 128;
@@ -131,12 +132,6 @@ function timeMs(work: () => unknown): number {
   const start = performance.now();
   work();
   return performance.now() - start;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 if (import.meta.main) {

@@ -36,6 +36,7 @@ import {
   type NativeKernelsStatus,
   nativeKernelsStatus,
 } from "../core/native/kernels.ts";
+import { median, runReference } from "./_measure.ts";
 import type { BenchRow } from "./row.ts";
 
 const BATCH = 128;
@@ -88,7 +89,11 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   };
   blas?.close();
 
-  const reference = await runReference(options.quick);
+  const reference = await runReference<Reference>(
+    "reference.py",
+    options.quick,
+    (r) => r.sgdStepMs !== undefined,
+  );
   return [
     ...rows({ train, curvature, matmul }, reference, status, calls),
     ...kernels,
@@ -228,12 +233,6 @@ function medianMs(f: () => unknown, repeats: number): number {
   return median(Array.from({ length: repeats }, () => timeMs(f)));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 const N = 1024;
 const FLOP = 2 * N ** 3;
 
@@ -263,22 +262,6 @@ function nativeCalls(f: () => unknown): string {
   return Object.entries(nativeKernelsStatus().calls)
     .map(([name, c]) => `${name} ${c.native}/${c.native + c.fallback}`)
     .join(", ");
-}
-
-async function runReference(quick: boolean): Promise<Reference | string> {
-  const script = new URL("./reference.py", import.meta.url).pathname;
-  const args = quick ? [script, "--quick"] : [script];
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    try {
-      const out = await new Deno.Command(python, { args }).output();
-      const text = new TextDecoder().decode(out.stdout).trim();
-      const parsed = JSON.parse(text.split("\n").at(-1) ?? "{}");
-      if (out.success && parsed.sgdStepMs !== undefined) return parsed;
-    } catch {
-      // try the next interpreter
-    }
-  }
-  return "PyTorch did not run: install python3-torch";
 }
 
 interface Timings {

@@ -33,6 +33,7 @@ import {
   inputGradientPenalty,
   weightDecay,
 } from "../regularizers/mod.ts";
+import { median, runReference } from "./_measure.ts";
 import type { BenchRow } from "./row.ts";
 
 const BATCH = 128;
@@ -93,7 +94,11 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
       repeats,
     ),
   };
-  const reference = await runReference(options.quick);
+  const reference = await runReference<Reference>(
+    "regularizers_reference.py",
+    options.quick,
+    (r) => r.cnn !== undefined,
+  );
   return rows(times, reference);
 }
 
@@ -198,30 +203,6 @@ function timeMs(f: () => unknown): number {
   const start = performance.now();
   f();
   return performance.now() - start;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-async function runReference(quick: boolean): Promise<Reference | string> {
-  const script =
-    new URL("./regularizers_reference.py", import.meta.url).pathname;
-  const args = quick ? [script, "--quick"] : [script];
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    try {
-      const out = await new Deno.Command(python, { args }).output();
-      const text = new TextDecoder().decode(out.stdout).trim();
-      const parsed = JSON.parse(text.split("\n").at(-1) ?? "{}");
-      if (out.success && parsed.cnn !== undefined) return parsed;
-      if (parsed.error) return `PyTorch did not run: ${parsed.error}`;
-    } catch {
-      // try the next interpreter
-    }
-  }
-  return "PyTorch did not run: install python3-torch";
 }
 
 function rows(
