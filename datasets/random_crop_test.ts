@@ -1,24 +1,7 @@
 import assert from "node:assert/strict";
 import { Random } from "../core/random.ts";
+import { at, images } from "./_test_images.ts";
 import { randomCrop } from "./random_crop.ts";
-
-/** n images of shape [h, w, c] with distinct seeded values in (0, 1]. */
-function images(n: number, [h, w, c]: number[], seed: number) {
-  const rng = new Random(seed);
-  return Float32Array.from({ length: n * h * w * c }, () => rng.next() + 1e-3);
-}
-
-function at(
-  x: Float32Array,
-  [h, w, c]: number[],
-  i: number,
-  y: number,
-  xx: number,
-  k: number,
-) {
-  if (y < 0 || y >= h || xx < 0 || xx >= w) return 0;
-  return x[((i * h + y) * w + xx) * c + k];
-}
 
 Deno.test("randomCrop() shifts content and pads with zeros", () => {
   const shape = [6, 7, 3];
