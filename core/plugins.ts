@@ -66,23 +66,15 @@ export class PluginDriver {
     this.plugins = sortPlugins(plugins);
   }
 
-  /** notify: runs `hook` of every plugin in turn. */
+  /** notify: runs `hook` of every plugin in turn; the first error stops it. */
   async notify(
     hook: HookName,
     ctx: Context,
     ...rest: unknown[]
   ): Promise<void> {
-    for (const plugin of this.plugins) {
-      const fn = plugin[hook] as
-        | ((ctx: Context, ...a: unknown[]) => unknown)
-        | undefined;
-      if (!fn) continue;
-      try {
-        await fn.call(plugin, ctx, ...rest);
-      } catch (error) {
-        throw wrap(plugin, hook, error);
-      }
-    }
+    await this.#each(hook, ctx, rest, (error) => {
+      throw error;
+    });
   }
 
   /**
@@ -95,6 +87,16 @@ export class PluginDriver {
     ...rest: unknown[]
   ): Promise<PluginError[]> {
     const errors: PluginError[] = [];
+    await this.#each(hook, ctx, rest, (error) => errors.push(error));
+    return errors;
+  }
+
+  async #each(
+    hook: HookName,
+    ctx: Context,
+    rest: unknown[],
+    onError: (error: PluginError) => void,
+  ): Promise<void> {
     for (const plugin of this.plugins) {
       const fn = plugin[hook] as
         | ((ctx: Context, ...a: unknown[]) => unknown)
@@ -103,10 +105,9 @@ export class PluginDriver {
       try {
         await fn.call(plugin, ctx, ...rest);
       } catch (error) {
-        errors.push(wrap(plugin, hook, error));
+        onError(wrap(plugin, hook, error));
       }
     }
-    return errors;
   }
 
   /** reduce, synchronous: threads `value` through `hook` of each plugin. */
