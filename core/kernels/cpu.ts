@@ -11,12 +11,13 @@
 import { tf } from "../tf.ts";
 import type { Info } from "./_compose.ts";
 import type { PoolAttrs } from "./_pool_geometry.ts";
-import { isOurs, mark, replaceKernel } from "./_registry.ts";
+import { isOurs, mark, type Marked, replaceKernel } from "./_registry.ts";
 import {
   conv2dBackpropFilter,
   type Conv2DBackpropFilterAttrs,
 } from "./conv2d_backprop_filter.ts";
-import { maxPoolGrad } from "./max_pool_grad.ts";
+import { maxPoolGrad, pickAtMaxima } from "./max_pool_grad.ts";
+import { PICK_AT_ARGMAX } from "./gradients.ts";
 
 const CPU = "cpu";
 
@@ -41,6 +42,21 @@ function filterKernel(stock: tf.KernelConfig): tf.KernelConfig {
       );
     },
   };
+}
+
+/** fisherlab's own kernel behind `pickAtArgmax` (gradients.ts). */
+function pickKernel(): Marked {
+  return mark({
+    kernelName: PICK_AT_ARGMAX,
+    backendName: CPU,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      pickAtMaxima(
+        backend as tf.KernelBackend,
+        inputs.x as Info,
+        inputs.u as Info,
+        attrs as unknown as PoolAttrs,
+      ),
+  });
 }
 
 function maxPoolGradKernel(stock: tf.KernelConfig): tf.KernelConfig {
@@ -69,4 +85,5 @@ export function registerCpuKernels(): void {
     const stock = tf.getKernel(name, CPU);
     if (stock && !isOurs(name, CPU)) replaceKernel(mark(wrap(stock)));
   }
+  if (tf.getKernel("Conv2D", CPU)) replaceKernel(pickKernel());
 }

@@ -18,6 +18,12 @@ import {
 } from "./_pool_geometry.ts";
 
 type Tensor = tf.Tensor;
+
+/**
+ * The name of fisherlab's kernel that reads an x-shaped tensor at each
+ * pooling window's first maximum of x (registered on wasm and cpu).
+ */
+export const PICK_AT_ARGMAX = "FisherlabPickAtArgmax";
 type Tensor4D = tf.Tensor4D;
 
 interface Conv2DBackpropFilterAttrs {
@@ -162,10 +168,51 @@ const maxPoolGradGrad: tf.GradConfig = {
 };
 
 /**
+ * The kernel behind {@linkcode pickAtArgmax} on backends that have one (wasm
+ * and cpu). It is linear in u: its transpose routes the upstream to each
+ * window's first maximum, which is MaxPoolGrad; x only selects, so its
+ * gradient is zero.
+ */
+const pickAtArgmaxGrad: tf.GradConfig = {
+  kernelName: PICK_AT_ARGMAX,
+  inputsToSave: ["x"],
+  gradFunc: (upstream, saved, attrs) => {
+    const [x] = saved as Tensor4D[];
+    const a = attrs as unknown as PoolAttrs;
+    return {
+      u: () =>
+        tf.engine().runKernel("MaxPoolGrad", {
+          dy: upstream as Tensor,
+          input: x,
+          output: tf.maxPool(x, a.filterSize, a.strides, a.pad as "valid"),
+        }, attrs) as Tensor,
+      x: () => tf.zerosLike(x),
+    };
+  },
+};
+
+/**
  * For every pooling window of x, the entry of `u` at the window's first
  * maximum of x (tfjs's tie rule). Differentiable in `u`.
  */
 export function pickAtArgmax(x: Tensor, u: Tensor, attrs: PoolAttrs): Tensor {
+  if (tf.getKernel(PICK_AT_ARGMAX, tf.getBackend())) {
+    return tf.engine().runKernel(
+      PICK_AT_ARGMAX,
+      { x, u },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as Tensor;
+  }
+  return composedPick(x, u, attrs);
+}
+
+/**
+ * {@linkcode pickAtArgmax} from pad, slice, greater and where, for backends
+ * without the kernel. It differs from the kernel (the exact transpose of
+ * MaxPoolGrad) only where a window's first tap is NaN or no tap is above
+ * -Infinity: it then reads the first tap's u.
+ */
+export function composedPick(x: Tensor, u: Tensor, attrs: PoolAttrs): Tensor {
   return tf.tidy(() => {
     const xs = windowTaps(x, attrs, -Infinity);
     const us = windowTaps(u, attrs, 0);
@@ -359,6 +406,7 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   depthwiseFilterGrad,
   depthwiseInputGrad,
   maxPoolGradGrad,
+  pickAtArgmaxGrad,
   avgPoolGrad,
   avgPoolGradGrad,
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>

@@ -21,7 +21,8 @@ import {
   conv2dBackpropInput,
   type Conv2DBackpropInputAttrs,
 } from "./conv2d_backprop_input.ts";
-import { maxPoolGrad } from "./max_pool_grad.ts";
+import { maxPoolGrad, pickAtMaxima } from "./max_pool_grad.ts";
+import { PICK_AT_ARGMAX } from "./gradients.ts";
 import { isOurs, mark, type Marked, replaceKernel } from "./_registry.ts";
 import {
   type DepthwiseBackpropAttrs,
@@ -43,6 +44,7 @@ export const WASM_KERNELS: readonly string[] = [
   "FusedConv2D",
   "DepthwiseConv2dNative",
   "FusedDepthwiseConv2D",
+  PICK_AT_ARGMAX,
 ];
 
 function filterKernel(): Marked {
@@ -101,6 +103,21 @@ function inputKernel(stock: tf.KernelConfig): Marked {
       );
       return dx ?? stock.kernelFunc(args);
     },
+  });
+}
+
+/** fisherlab's own kernel behind `pickAtArgmax` (gradients.ts). */
+function pickKernel(): Marked {
+  return mark({
+    kernelName: PICK_AT_ARGMAX,
+    backendName: WASM,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      pickAtMaxima(
+        backend as tf.KernelBackend,
+        inputs.x as Info,
+        inputs.u as Info,
+        attrs as unknown as PoolAttrs,
+      ),
   });
 }
 
@@ -226,6 +243,7 @@ export function registerWasmKernels(): void {
   if (installed || !tf.getKernel("Conv2D", WASM)) return;
   installed = true;
   replaceKernel(filterKernel());
+  replaceKernel(pickKernel());
   for (const config of depthwiseKernels()) replaceKernel(config);
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],

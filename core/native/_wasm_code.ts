@@ -10,6 +10,8 @@
  *   Each tap of a window is written, dy at the first maximum (plus zero,
  *   so -0 becomes 0 as with `0 + dy`) and zero elsewhere, so dx needs no
  *   clearing.
+ * - `pick2x2`: its transpose, the derivative of MaxPoolGrad in dy: u read
+ *   at each window's first maximum, found by the same scan.
  * - `copyRuns`: `count` strided runs of bytes, each one `memory.copy`:
  *   TypedArray.copyWithin on the wasm memory costs several times more per
  *   call, and element loops more per byte.
@@ -28,6 +30,13 @@ export type Route2x2 = (
   c: number,
   rowBytes: number,
 ) => void;
+
+/**
+ * pick2x2(x, u, out, rows, wo, c, rowBytes): for 2x2 windows at stride 2,
+ * out = u at each window's first maximum of x (+0 when none); pointers in
+ * bytes, u shaped as x, out as the pool's output.
+ */
+export type Pick2x2 = Route2x2;
 
 /** copyRuns(src, dst, runBytes, count, srcStride, dstStride); in bytes. */
 export type CopyRuns = (
@@ -59,6 +68,7 @@ export type Greater16 = (
 /** The functions of the module. */
 export interface WasmCode {
   route2x2: Route2x2;
+  pick2x2: Pick2x2;
   copyRuns: CopyRuns;
   select: Select4;
   greater: Greater16;
@@ -132,7 +142,13 @@ function constI32(v: number): number[] {
   }
 }
 
-function body(): number[] {
+/**
+ * route2x2 (`pick` false) or pick2x2 (`pick` true). They share the scan
+ * over x; route2x2 then writes dy (walked by O) to the winning tap of dx
+ * (walked by K), pick2x2 reads u at the winning tap (walked by K) into out
+ * (walked by O). Parameter 1 is dy or u, parameter 2 dx or out.
+ */
+function body(pick: boolean): number[] {
   const tap = (v: number, ...extra: number[]) => [
     ...at(X, ...extra),
     ...load,
@@ -145,11 +161,49 @@ function body(): number[] {
     ...and,
     ...store,
   ];
-  const channel = [
-    ...tap(V0),
-    ...tap(V1, C4),
-    ...tap(V2, ROW),
-    ...tap(V3, ROW, C4),
+  // u & mask, u read at the tap.
+  const take = (mask: number[], ...extra: number[]) => [
+    ...at(DY, ...extra),
+    ...load,
+    ...mask,
+    ...and,
+  ];
+  const or = simd(0x50);
+  const winners = [
+    [
+      ...get(T0),
+      ...get(T1),
+      ...andNot,
+      ...get(T2),
+      ...andNot,
+      ...get(T3),
+      ...andNot,
+    ],
+    [...get(T1), ...get(T2), ...andNot, ...get(T3), ...andNot],
+    [...get(T2), ...get(T3), ...andNot],
+    [...get(T3)],
+  ];
+  // Exactly one winner mask is set per lane (none when every tap is NaN
+  // or -Infinity), so the or of the masked taps is the winner's u, or +0.
+  const write = pick
+    ? [
+      ...get(O),
+      ...take(winners[0]),
+      ...take(winners[1], C4),
+      ...or,
+      ...take(winners[2], ROW),
+      ...or,
+      ...take(winners[3], ROW, C4),
+      ...or,
+      ...store,
+    ]
+    : [
+      ...put(winners[0]),
+      ...put(winners[1], C4),
+      ...put(winners[2], ROW),
+      ...put(winners[3], ROW, C4),
+    ];
+  const scale = pick ? [] : [
     // g = dy + 0
     ...get(O),
     ...load,
@@ -157,6 +211,13 @@ function body(): number[] {
     ...new Array(16).fill(0),
     ...add,
     ...set(G),
+  ];
+  const channel = [
+    ...tap(V0),
+    ...tap(V1, C4),
+    ...tap(V2, ROW),
+    ...tap(V3, ROW, C4),
+    ...scale,
     // t0 = v0 > -inf; best = t0 ? v0 : -inf; and so on
     ...get(V0),
     ...get(NINF),
@@ -190,20 +251,7 @@ function body(): number[] {
     ...gt,
     ...set(T3),
     // winners: t0 & ~t1 & ~t2 & ~t3, t1 & ~t2 & ~t3, t2 & ~t3, t3
-    ...put([
-      ...get(T0),
-      ...get(T1),
-      ...andNot,
-      ...get(T2),
-      ...andNot,
-      ...get(
-        T3,
-      ),
-      ...andNot,
-    ]),
-    ...put([...get(T1), ...get(T2), ...andNot, ...get(T3), ...andNot], C4),
-    ...put([...get(T2), ...get(T3), ...andNot], ROW),
-    ...put([...get(T3)], ROW, C4),
+    ...write,
     ...bump(K, constI32(16)),
     ...bump(O, constI32(16)),
     ...bump(D, constI32(16)),
@@ -249,7 +297,7 @@ function body(): number[] {
     ...constI32(2),
     0x74,
     ...set(C4),
-    ...get(DY),
+    ...get(pick ? DX : DY),
     ...set(O),
     0x43,
     0x00,
@@ -420,20 +468,22 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...[0x60, 4, ...new Array(4).fill(I32), 0],
     ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [4, 0, 1, 2, 3]),
+    ...section(3, [5, 0, 1, 2, 3, 0]),
     ...section(7, [
-      4,
+      5,
       ...[...name("route2x2"), 0x00, 0],
       ...[...name("copyRuns"), 0x00, 1],
       ...[...name("select"), 0x00, 2],
       ...[...name("greater"), 0x00, 3],
+      ...[...name("pick2x2"), 0x00, 4],
     ]),
     ...section(10, [
-      4,
-      ...body(),
+      5,
+      ...body(false),
       ...copyBody(),
       ...selectBody(),
       ...greaterBody(),
+      ...body(true),
     ]),
   ]);
 }
@@ -449,8 +499,8 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory },
     });
-    const { route2x2, copyRuns, select, greater } = instance.exports;
-    return { route2x2, copyRuns, select, greater } as WasmCode;
+    const { route2x2, pick2x2, copyRuns, select, greater } = instance.exports;
+    return { route2x2, pick2x2, copyRuns, select, greater } as WasmCode;
   } catch {
     return undefined;
   }

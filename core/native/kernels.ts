@@ -30,10 +30,13 @@
  * - MaxPoolGrad, 2x2 windows at stride 2 tiling x, channels a multiple of
  *   4: one WebAssembly SIMD pass on the backend's memory, four times the
  *   JavaScript kernel's speed (ties to the first maximum, as it does).
+ * - FisherlabPickAtArgmax (fisherlab's kernel for MaxPoolGrad's own
+ *   derivative, see kernels/gradients.ts), the same pools: its transpose,
+ *   one SIMD pass.
  * - Select, Greater (same shapes): without branches on the data, which
  *   mispredict on real activations. With PadV2 (constant padding, copied
  *   in runs) and Slice, these are the second derivative through max
- *   pooling.
+ *   pooling on pools the pick kernels do not cover.
  *
  * To turn it on with the wasm backend, after fisherlab's own wasm kernels
  * are installed (the first call opens the BLAS, about 10 ms; later calls
@@ -91,6 +94,7 @@ export type NativeKernelName =
   | "Identity"
   | "Cast"
   | "MaxPoolGrad"
+  | "FisherlabPickAtArgmax"
   | "Select"
   | "Greater"
   | "PadV2";
@@ -108,6 +112,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Identity",
   "Cast",
   "MaxPoolGrad",
+  "FisherlabPickAtArgmax",
   "Select",
   "Greater",
   "PadV2",
@@ -189,6 +194,7 @@ interface Inputs extends ElementwiseInputs {
   filter: tf.TensorInfo;
   dy: tf.TensorInfo;
   input: tf.TensorInfo;
+  u: tf.TensorInfo;
   bias?: tf.TensorInfo | null;
   preluActivationWeights?: tf.TensorInfo | null;
 }
@@ -345,6 +351,7 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Cast: (ctx, backend, inputs, attrs) =>
     attrs.dtype === inputs.x.dtype ? identity(ctx, backend, inputs) : undefined,
   MaxPoolGrad: maxPoolGrad,
+  FisherlabPickAtArgmax: pickAtArgmax,
   Select: (ctx, backend, inputs) =>
     select(backend, inputs, {
       minSize: ctx.minMultiplyAdds / 8,
@@ -876,8 +883,8 @@ class FilterProduct {
 
 /**
  * MaxPoolGrad of 2x2 windows at stride 2 tiling x, channels a multiple of
- * 4: one WebAssembly SIMD pass (see _simd_pool.ts). Other pools go to the
- * JavaScript kernel registered before.
+ * 4: one WebAssembly SIMD pass (`route2x2` in _wasm_code.ts). Other pools
+ * go to the JavaScript kernel registered before.
  */
 function maxPoolGrad(
   ctx: Context,
@@ -886,7 +893,50 @@ function maxPoolGrad(
   attrs: Attrs,
 ): tf.TensorInfo | undefined {
   const { dy, input: x } = inputs;
-  if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
+  const rows = tiledRows(ctx, x, dy, attrs);
+  const route = wasmCode(ctx, backend)?.route2x2;
+  if (rows === undefined || route === undefined) return undefined;
+  const out = backend.makeOutput(x.shape, "float32");
+  const offset = (t: tf.TensorInfo) => offsetOf(backend, t);
+  const [, , w, c] = x.shape;
+  route(offset(x), offset(dy), offset(out), rows, w / 2, c, w * c * 4);
+  return out;
+}
+
+/**
+ * The derivative of MaxPoolGrad in dy (u read at each window's first
+ * maximum of x), for the same pools as {@linkcode maxPoolGrad}: one SIMD
+ * pass (`pick2x2`).
+ */
+function pickAtArgmax(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { x, u } = inputs;
+  const rows = tiledRows(ctx, x, u, attrs);
+  const pick = wasmCode(ctx, backend)?.pick2x2;
+  if (rows === undefined || pick === undefined) return undefined;
+  const [n, h, w, c] = x.shape;
+  const out = backend.makeOutput([n, h / 2, w / 2, c], "float32");
+  const offset = (t: tf.TensorInfo) => offsetOf(backend, t);
+  pick(offset(x), offset(u), offset(out), rows, w / 2, c, w * c * 4);
+  return out;
+}
+
+/**
+ * The number of window rows (batch times output height) when the pool
+ * over float32 x is 2x2 windows at stride 2 that tile x, with channels a
+ * multiple of 4 and x large enough to gain; else undefined.
+ */
+function tiledRows(
+  ctx: Context,
+  x: tf.TensorInfo,
+  other: tf.TensorInfo,
+  attrs: Attrs,
+): number | undefined {
+  if (x.dtype !== "float32" || other.dtype !== "float32") return undefined;
   if (x.shape.length !== 4 || attrs.filterSize === undefined) return undefined;
   const info = poolInfo(x.shape, {
     filterSize: attrs.filterSize,
@@ -902,21 +952,7 @@ function maxPoolGrad(
   if (!tiles || c % 4 !== 0 || n * h * w * c < ctx.minMultiplyAdds / 8) {
     return undefined;
   }
-  const route = wasmCode(ctx, backend)?.route2x2;
-  if (route === undefined) return undefined;
-
-  const out = backend.makeOutput(x.shape, "float32");
-  const offset = (t: tf.TensorInfo) => offsetOf(backend, t);
-  route(
-    offset(x),
-    offset(dy),
-    offset(out),
-    n * info.outHeight,
-    info.outWidth,
-    c,
-    w * c * 4,
-  );
-  return out;
+  return n * info.outHeight;
 }
 
 // --- reductions -----------------------------------------------------------

@@ -802,7 +802,7 @@ Deno.test({
     actual.penalty.forEach((g, i) =>
       assertClose(g, expected.penalty[i], `d||g||^2/dw${i}`)
     );
-    const kernels = ["Select", "Greater", "PadV2", "Slice", "MaxPoolGrad"];
+    const kernels = ["FisherlabPickAtArgmax", "MaxPoolGrad"];
     for (const k of kernels as NativeKernelName[]) {
       assert.ok((actual.calls[k]?.native ?? 0) > 0, `${k} ran natively`);
     }
@@ -847,8 +847,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: `MaxPoolGrad natively routes dy exactly as the cpu kernel, ties, ` +
-    `NaN and infinities included${skipped}`,
+  name: `MaxPoolGrad and its transpose natively route dy and pick u ` +
+    `exactly as the cpu kernels, ties, NaN and infinities included${skipped}`,
   ignore,
   fn: async () => {
     const grid: [number[], number, number, string, boolean][] = [
@@ -889,6 +889,19 @@ Deno.test({
           `${rounded}`;
         assertIdentical(r.actual, r.expected, label);
         assert.equal(r.native, native ? 1 : 0, `${label} natively`);
+        // Its transpose, the derivative of MaxPoolGrad in dy.
+        const u = withSpecials(random(shape));
+        u.data[2] = -0;
+        const picked = await bothWays("FisherlabPickAtArgmax", {
+          x: { data: xs, dtype: "float32" },
+          u: { data: u, dtype: "float32" },
+        }, { filterSize, strides, pad });
+        assertIdentical(picked.actual, picked.expected, `pick: ${label}`);
+        assert.equal(
+          picked.native,
+          native ? 1 : 0,
+          `pick: ${label} natively`,
+        );
       }
     }
   },
