@@ -144,10 +144,21 @@ export interface NativeKernelOptions {
   threads?: number;
 }
 
-/** How often a replaced kernel ran natively and how often it fell back. */
+/**
+ * How often a replaced kernel ran natively and how often it fell back, and
+ * where the native calls' time went.
+ */
 export interface KernelCalls {
   native: number;
   fallback: number;
+  /** Milliseconds spent in the native calls, all of their work. */
+  ms: number;
+  /**
+   * Of those, milliseconds inside the BLAS (sgemm, sgemv). `blasMs / ms`
+   * is the share of a kernel's time its products take: the rest is
+   * lowering (im2col, col2im, transposes) and bookkeeping.
+   */
+  blasMs: number;
 }
 
 /** What {@linkcode enableNativeKernels} did. */
@@ -168,6 +179,8 @@ export interface NativeKernelsStatus {
 
 interface Context {
   blas: Blas;
+  /** Milliseconds spent inside `blas` since enabling. */
+  blasMs: number;
   scratch: Scratch;
   columns: ColumnCache;
   ones: Float32Array;
@@ -279,7 +292,8 @@ export function enableNativeKernels(
   }
   if (options.threads !== undefined) blas.setThreads(options.threads);
   const ctx: Context = {
-    blas,
+    blas: blas,
+    blasMs: 0,
     scratch: new Scratch(),
     columns: new ColumnCache(options.columnCacheBytes ?? 128 * 2 ** 20),
     ones: new Float32Array(0),
@@ -288,6 +302,7 @@ export function enableNativeKernels(
     calls: {},
     installed: new Map(),
   };
+  ctx.blas = timed(blas, ctx);
   for (const name of options.kernels ?? NATIVE_KERNELS) install(ctx, name);
   active = ctx;
   lastReason = undefined;
@@ -369,12 +384,35 @@ const IMPLS: Record<NativeKernelName, Impl> = {
     }),
 };
 
+/** `blas` with the time spent in each call added to `ctx.blasMs`. */
+function timed(blas: Blas, ctx: Context): Blas {
+  return {
+    path: blas.path,
+    config: blas.config,
+    sgemm(args) {
+      const start = performance.now();
+      blas.sgemm(args);
+      ctx.blasMs += performance.now() - start;
+    },
+    sgemv(args) {
+      const start = performance.now();
+      blas.sgemv(args);
+      ctx.blasMs += performance.now() - start;
+    },
+    threads: () => blas.threads(),
+    setThreads: (count) => blas.setThreads(count),
+    close: () => blas.close(),
+  };
+}
+
 function install(ctx: Context, name: NativeKernelName): void {
   const original = tf.getKernel(name, BACKEND);
   const impl = IMPLS[name];
-  const calls: KernelCalls = { native: 0, fallback: 0 };
+  const calls: KernelCalls = { native: 0, fallback: 0, ms: 0, blasMs: 0 };
   ctx.calls[name] = calls;
   const kernelFunc = (args: KernelArgs) => {
+    const start = performance.now();
+    const blasBefore = ctx.blasMs;
     const out = isWasmBackend(args.backend)
       ? impl(
         ctx,
@@ -385,6 +423,8 @@ function install(ctx: Context, name: NativeKernelName): void {
       : undefined;
     if (out !== undefined) {
       calls.native++;
+      calls.ms += performance.now() - start;
+      calls.blasMs += ctx.blasMs - blasBefore;
       return out;
     }
     if (original === undefined) {

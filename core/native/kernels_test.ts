@@ -906,3 +906,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `native calls account their time, and the BLAS's share of it${skipped}`,
+  ignore,
+  fn: async () => {
+    await useBackend("wasm", { native: "off" });
+    enableNativeKernels({ minMultiplyAdds: 0 });
+    try {
+      tf.tidy(() => {
+        const x = tf.randomNormal([8, 12, 12, 16], 0, 1, "float32", 1);
+        const w = tf.variable(
+          tf.randomNormal([3, 3, 16, 8], 0, 1, "float32", 2),
+        );
+        tf.grad((f: tf.Tensor) =>
+          tf.sum(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same"))
+        )(w);
+        tf.sum(tf.slice(x, [0, 0, 0, 0], [8, 6, 12, 16])).dataSync();
+        w.dispose();
+      });
+      const calls = nativeKernelsStatus().calls;
+      for (const name of ["Conv2D", "Conv2DBackpropFilter"] as const) {
+        const c = calls[name]!;
+        assert.ok(c.native > 0, `${name} ran natively`);
+        assert.ok(c.blasMs > 0, `${name}: time in the BLAS counted`);
+        assert.ok(c.blasMs <= c.ms, `${name}: BLAS time within the call's`);
+      }
+      // Slice calls no BLAS: its time counts, its BLAS time stays zero.
+      assert.ok(calls.Slice!.native > 0 && calls.Slice!.ms > 0);
+      assert.equal(calls.Slice!.blasMs, 0);
+    } finally {
+      disableNativeKernels();
+    }
+  },
+});
