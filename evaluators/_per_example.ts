@@ -2,17 +2,21 @@
  * Per-example squared gradient norms ||g(x_i, y)||^2, with
  * g(x, y) = grad_theta log p(y | x), for several label sets at once.
  *
- * Two ways. For chains of dense and 2-D convolution layers (and layers
- * without chosen weights), batched: one forward and one backward pass over
- * all rows, differentiating with respect to zero tensors added to each
- * pre-activation, which yields each row's output gradients delta_i. A
- * dense kernel's per-example gradient is the outer product a_i delta_i^T
- * of its input and delta, so its squared norm is ||a_i||^2 ||delta_i||^2;
- * a convolution kernel's is A_i^T Delta_i, with A_i the input patches
- * (im2col) and Delta_i the output gradients at each position; a bias's is
- * delta summed over positions (Goodfellow 2015, arXiv 1510.01799; Rochette
- * et al. 2019, arXiv 1912.06015). Otherwise, a loop with one backward pass
- * per example and label.
+ * Batched when examples are independent (no batch norm on batch
+ * statistics), the model has one input, one output and a DAG of layers,
+ * and every chosen weight is in a dense, 2-D convolution or batch-norm
+ * layer called once: one forward and one backward pass over all rows,
+ * layer by layer in topological order, differentiating with respect to
+ * zero tensors added to each weighted layer's pre-activation. That gives
+ * each row's output gradients Delta_i, which with the layer's input A_i
+ * make its per-example gradients. Kernel: A_i^T Delta_i, with the input
+ * patches (im2col) as A_i for a convolution; its squared norm is
+ * ||a_i||^2 ||delta_i||^2 at a single position. Bias and beta: Delta_i
+ * summed over positions. Gamma: xhat_i * Delta_i summed over positions,
+ * xhat = (x - mean) / sqrt(var + epsilon) from the running statistics.
+ * Other layers run through their own apply. Otherwise, a loop with one
+ * backward pass per example and label.
+ * Goodfellow 2015, arXiv 1510.01799; Rochette et al. 2019, arXiv 1912.06015.
  *
  * @module
  */
@@ -21,29 +25,59 @@ import type { LayersModel } from "../core/tf.ts";
 import { forward, logSoftmax, squaredNorm } from "../core/functional.ts";
 
 type Layer = LayersModel["layers"][number];
+type SymbolicTensor = LayersModel["inputs"][number];
 
 interface Activation {
   apply(x: tf.Tensor): tf.Tensor;
 }
 
-interface ConvGeometry {
-  strides: [number, number];
-  padding: "same" | "valid";
-}
-
-interface WeightStep {
+/** A dense or 2-D convolution layer: kernel, optional bias, activation. */
+interface KernelOp {
   kind: "dense" | "conv";
   kernel: tf.Variable;
   bias: tf.Variable | undefined;
   countKernel: boolean;
   countBias: boolean;
   activation: Activation | undefined;
-  /** Output shape of one example. */
-  outShape: number[];
-  conv?: ConvGeometry;
+  strides: [number, number];
+  padding: "same" | "valid";
 }
 
-type Step = WeightStep | { kind: "layer"; layer: Layer; outShape: number[] };
+/** A batch-norm layer in inference mode: gamma xhat + beta per channel. */
+interface NormOp {
+  kind: "norm";
+  gamma: tf.Variable | undefined;
+  beta: tf.Variable | undefined;
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+  epsilon: number;
+  /** Channel axis, counted with the batch axis (1 or more). */
+  axis: number;
+  countGamma: boolean;
+  countBeta: boolean;
+}
+
+type WeightOp = KernelOp | NormOp;
+
+/**
+ * One layer call of the graph. Dense, conv and batch-norm layers run as
+ * their op, which takes the probe when some of their weights are chosen;
+ * other layers run through their own apply.
+ */
+interface GraphNode {
+  layer: Layer;
+  inputs: number[];
+  output: number;
+  /** Output shape of one example. */
+  outShape: number[];
+  op?: WeightOp;
+  probed: boolean;
+}
+
+interface Plan {
+  input: number;
+  nodes: GraphNode[];
+}
 
 /** How per-example norms were computed. */
 export type PerExampleMethod = "batched" | "loop";
@@ -81,74 +115,141 @@ function batchedPlan(
   model: LayersModel,
   params: tf.Variable[],
   training: boolean,
-): Step[] | undefined {
+): Plan | undefined {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return;
+  if (training && hasBatchNorm(model)) return;
+  const order = topologicalOrder(model.inputs[0], model.outputs[0]);
+  if (!order) return;
   const chosen = new Set(params);
   const covered = new Set<tf.Variable>();
-  const steps: Step[] = [];
-  let prev: Layer | undefined;
-  for (const layer of model.layers) {
-    if (layer.getClassName() === "InputLayer") continue;
-    if (layer.inboundNodes.length !== 1) return;
-    const inbound = layer.inboundNodes[0].inboundLayers;
-    if (inbound.length !== 1) return;
-    const first = inbound[0].getClassName() === "InputLayer";
-    if (prev ? inbound[0] !== prev : !first) return;
-    prev = layer;
-    const mine = layer.weights
-      .map((w) => w.read() as tf.Variable)
-      .filter((v) => chosen.has(v));
-    const outShape = (layer.output as { shape: number[] }).shape.slice(1);
+  const weighted = new Set<Layer>();
+  const nodes: GraphNode[] = [];
+  for (const t of order) {
+    const outShape = t.shape.slice(1);
+    if (outShape.some((d) => d === null)) return;
+    const layer = t.sourceLayer;
+    const mine = variablesOf(layer).filter((v) => chosen.has(v));
+    const op = t.inputs.length === 1
+      ? weightOp(layer, t.inputs[0].shape.length, chosen)
+      : undefined;
+    const node: GraphNode = {
+      layer,
+      inputs: t.inputs.map((s) => s.id),
+      output: t.id,
+      outShape: outShape as number[],
+      op,
+      probed: mine.length > 0,
+    };
     if (mine.length > 0) {
-      const step = weightStep(layer, chosen, outShape);
-      if (!step) return;
-      for (const v of mine) covered.add(v);
-      steps.push(step);
-    } else if (training && layer.getClassName() === "BatchNormalization") {
-      return;
-    } else {
-      steps.push({ kind: "layer", layer, outShape });
+      // A layer called twice sums two terms per example: not separable.
+      if (weighted.has(layer) || !op || !opCovers(op, mine)) return;
+      weighted.add(layer);
+      for (const v of mine) {
+        if (covered.has(v)) return;
+        covered.add(v);
+      }
     }
+    nodes.push(node);
   }
-  if (prev !== model.outputs[0].sourceLayer) return;
-  return covered.size === chosen.size ? steps : undefined;
+  if (covered.size !== chosen.size) return;
+  return { input: model.inputs[0].id, nodes };
 }
 
-/** A dense or conv layer the batched path handles, else undefined. */
-function weightStep(
+/**
+ * The symbolic tensors from `input` to `output`, each after the ones it
+ * reads (depth first from the output, as tfjs-layers' executor sorts
+ * them); undefined when the graph reads another input or a layer call has
+ * several outputs.
+ */
+function topologicalOrder(
+  input: SymbolicTensor,
+  output: SymbolicTensor,
+): SymbolicTensor[] | undefined {
+  const order: SymbolicTensor[] = [];
+  const done = new Set<number>([input.id]);
+  const open = new Set<number>();
+  const visit = (t: SymbolicTensor): boolean => {
+    if (done.has(t.id)) return true;
+    if (open.has(t.id) || t.inputs.length === 0) return false;
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
+    if (node?.outputTensors.length !== 1) return false;
+    open.add(t.id);
+    if (!t.inputs.every(visit)) return false;
+    open.delete(t.id);
+    done.add(t.id);
+    order.push(t);
+    return true;
+  };
+  return visit(output) ? order : undefined;
+}
+
+/** Whether a batch-norm layer runs anywhere in `layer`, nested models too. */
+function hasBatchNorm(layer: Layer | LayersModel): boolean {
+  if (layer.getClassName() === "BatchNormalization") return true;
+  const inner = (layer as { layers?: Layer[] }).layers;
+  return inner?.some(hasBatchNorm) ?? false;
+}
+
+function variablesOf(layer: Layer): tf.Variable[] {
+  return layer.weights.map((w) => w.read() as tf.Variable);
+}
+
+/** The layer's weight named `suffix` (after its scope), if any. */
+function weightNamed(layer: Layer, suffix: string): tf.Variable | undefined {
+  return layer.weights.find((w) => w.originalName.endsWith(`/${suffix}`))
+    ?.read() as tf.Variable | undefined;
+}
+
+/** Whether the op accounts for every chosen weight of its layer. */
+function opCovers(op: WeightOp, mine: tf.Variable[]): boolean {
+  const known = op.kind === "norm"
+    ? [op.countGamma && op.gamma, op.countBeta && op.beta]
+    : [op.countKernel && op.kernel, op.countBias && op.bias];
+  return mine.every((v) => known.includes(v));
+}
+
+/** The op of a layer the batched path handles, else undefined. */
+function weightOp(
   layer: Layer,
+  inputRank: number,
   chosen: Set<tf.Variable>,
-  outShape: number[],
-): WeightStep | undefined {
-  const kind = layer.getClassName() === "Dense"
-    ? "dense"
-    : layer.getClassName() === "Conv2D"
-    ? "conv"
-    : undefined;
-  if (!kind) return;
-  const inputRank = (layer.input as { shape: unknown[] }).shape.length;
-  if (inputRank !== (kind === "dense" ? 2 : 4)) return;
-  const find = (suffix: string) =>
-    layer.trainableWeights.find((w) => w.originalName.endsWith(suffix))
-      ?.read() as tf.Variable | undefined;
-  const kernel = find("/kernel");
-  const bias = find("/bias");
-  if (!kernel || layer.trainableWeights.length !== (bias ? 2 : 1)) return;
+): WeightOp | undefined {
+  switch (layer.getClassName()) {
+    case "Dense":
+      return inputRank >= 2 ? kernelOp(layer, "dense", chosen) : undefined;
+    case "Conv2D":
+      return inputRank === 4 ? kernelOp(layer, "conv", chosen) : undefined;
+    case "BatchNormalization":
+      return normOp(layer, inputRank, chosen);
+    default:
+      return undefined;
+  }
+}
+
+function kernelOp(
+  layer: Layer,
+  kind: "dense" | "conv",
+  chosen: Set<tf.Variable>,
+): KernelOp | undefined {
+  const kernel = weightNamed(layer, "kernel");
+  const bias = weightNamed(layer, "bias");
+  if (!kernel || layer.weights.length !== (bias ? 2 : 1)) return;
   const activation = (layer as unknown as { activation?: Activation })
     .activation;
   if (activation && typeof activation.apply !== "function") return;
-  const step: WeightStep = {
+  const op: KernelOp = {
     kind,
     kernel,
     bias,
     countKernel: chosen.has(kernel),
     countBias: bias !== undefined && chosen.has(bias),
     activation: activation ?? undefined,
-    outShape,
+    strides: [1, 1],
+    padding: "valid",
   };
-  if (kind === "dense") return step;
+  if (kind === "dense") return op;
   const config = layer.getConfig() as {
-    strides: number[];
+    strides: number | number[];
     padding: string;
     dataFormat: string;
     dilationRate: number | number[];
@@ -161,33 +262,64 @@ function weightStep(
     return;
   }
   const s = [config.strides].flat();
-  step.conv = {
-    strides: [s[0], s[1] ?? s[0]],
-    padding: config.padding,
-  };
-  return step;
+  op.strides = [s[0], s[1] ?? s[0]];
+  op.padding = config.padding;
+  return op;
 }
 
-/** Floats one row needs on the batched path, roughly. */
-function floatsPerRow(plan: Step[]): number {
+function normOp(
+  layer: Layer,
+  inputRank: number,
+  chosen: Set<tf.Variable>,
+): NormOp | undefined {
+  const config = layer.getConfig() as { axis: number; epsilon: number };
+  const axis = config.axis < 0 ? config.axis + inputRank : config.axis;
+  const mean = weightNamed(layer, "moving_mean");
+  const variance = weightNamed(layer, "moving_variance");
+  if (!mean || !variance || !Number.isInteger(axis)) return;
+  if (axis < 1 || axis >= inputRank) return;
+  const gamma = weightNamed(layer, "gamma");
+  const beta = weightNamed(layer, "beta");
+  return {
+    kind: "norm",
+    gamma,
+    beta,
+    mean,
+    variance,
+    epsilon: config.epsilon,
+    axis,
+    countGamma: gamma !== undefined && chosen.has(gamma),
+    countBeta: beta !== undefined && chosen.has(beta),
+  };
+}
+
+/**
+ * Floats one row needs on the batched path, roughly: a few copies of every
+ * layer's output (its value, what the gradient saves, the gradient), and
+ * the patches of the largest convolution kernel, one layer at a time.
+ */
+function floatsPerRow(plan: Plan): number {
   let total = 0;
-  for (const step of plan) {
-    const out = step.outShape.reduce((a, b) => a + b, 0);
-    total += 3 * step.outShape.reduce((a, b) => a * b, 1) + out;
-    if (step.kind === "conv" && step.countKernel) {
-      const [kh, kw, cin, cout] = step.kernel.shape;
-      const positions = step.outShape[0] * step.outShape[1];
-      total += positions * kh * kw * cin + kh * kw * cin * cout;
+  let patches = 0;
+  for (const { outShape, op } of plan.nodes) {
+    total += 3 * outShape.reduce((a, b) => a * b, 1);
+    if (op?.kind === "conv" && op.countKernel) {
+      const [kh, kw, cin, cout] = op.kernel.shape;
+      const positions = outShape[0] * outShape[1];
+      patches = Math.max(
+        patches,
+        positions * kh * kw * cin + kh * kw * cin * cout,
+      );
     }
   }
-  return Math.max(total, 1);
+  return Math.max(total + patches, 1);
 }
 
 /** Rows per pass, so that a pass holds about 2^24 floats (64 MB). */
 const FLOAT_BUDGET = 2 ** 24;
 
 async function batchedNorms(
-  plan: Step[],
+  plan: Plan,
   x: tf.Tensor,
   labels: Int32Array,
   training: boolean,
@@ -217,97 +349,184 @@ async function batchedNorms(
 
 /** ||g||^2 of each row of `xs` with its label in `y`. Call inside tidy. */
 function rowNorms(
-  plan: Step[],
+  plan: Plan,
   xs: tf.Tensor,
   y: tf.Tensor,
   training: boolean,
 ): tf.Tensor {
   const rows = xs.shape[0];
-  const weighted = plan.filter((s): s is WeightStep => s.kind !== "layer");
-  const probes = weighted.map((s) => tf.zeros([rows, ...s.outShape]));
+  const weighted = plan.nodes.filter((node) => node.probed);
+  const probes = weighted.map((node) => tf.zeros([rows, ...node.outShape]));
+  // Each probed layer's input, kept past the gradient's own tidy.
   const inputs: tf.Tensor[] = [];
   const logLikelihood = (...eps: tf.Tensor[]) => {
+    const values = new Map<number, tf.Tensor>([[plan.input, xs]]);
     let h = xs;
-    let l = 0;
-    for (const step of plan) {
-      if (step.kind === "layer") {
-        h = step.layer.apply(h, { training }) as tf.Tensor;
-        continue;
+    for (const node of plan.nodes) {
+      const args = node.inputs.map((id) => values.get(id)!);
+      if (node.probed) {
+        inputs.push(args[0] === xs ? xs : tf.keep(args[0]));
+        h = opApply(node.op!, args[0], eps[inputs.length - 1]);
+      } else if (node.op) {
+        h = opApply(node.op, args[0]);
+      } else {
+        const arg = args.length === 1 ? args[0] : args;
+        h = node.layer.apply(arg, { training }) as tf.Tensor;
       }
-      inputs.push(h === xs ? h : tf.keep(h));
-      let z = step.kind === "dense" ? tf.matMul(h, step.kernel) : tf.conv2d(
-        h as tf.Tensor4D,
-        step.kernel as tf.Tensor4D,
-        step.conv!.strides,
-        step.conv!.padding,
-      );
-      if (step.bias) z = tf.add(z, step.bias);
-      z = tf.add(z, eps[l++]);
-      h = step.activation ? step.activation.apply(z) : z;
+      values.set(node.output, h);
     }
     return tf.sum(tf.mul(tf.oneHot(y, h.shape[1]!), logSoftmax(h)));
   };
-  const deltas = tf.grads(logLikelihood)(probes);
-  let total: tf.Tensor = tf.zeros([rows]);
-  weighted.forEach((step, l) => {
-    const a = inputs[l];
-    const d = deltas[l];
-    if (step.kind === "dense") {
-      const d2 = tf.sum(tf.square(d), 1);
-      if (step.countKernel) {
-        total = tf.add(total, tf.mul(tf.sum(tf.square(a), 1), d2));
-      }
-      if (step.countBias) total = tf.add(total, d2);
-      return;
-    }
-    const [, ho, wo, cout] = d.shape;
-    const flatD = tf.reshape(d, [rows, ho * wo, cout]);
-    if (step.countKernel) {
-      const patches = im2col(a as tf.Tensor4D, step, ho, wo);
-      const g = tf.matMul(patches, flatD, true, false);
-      total = tf.add(total, tf.sum(tf.square(g), [1, 2]));
-    }
-    if (step.countBias) {
-      total = tf.add(total, tf.sum(tf.square(tf.sum(flatD, 1)), 1));
-    }
-  });
-  tf.dispose(inputs.filter((t) => t !== xs));
-  return total;
+  try {
+    const deltas = tf.grads(logLikelihood)(probes);
+    // One layer's patches at a time.
+    const terms = weighted.map((node, l) =>
+      tf.tidy(() => opSqNorms(node.op!, inputs[l], deltas[l]))
+    );
+    return terms.length === 1 ? terms[0] : tf.addN(terms);
+  } finally {
+    tf.dispose(inputs.filter((t) => t !== xs));
+  }
 }
 
 /**
- * The input patches of a convolution, [rows, ho * wo, kh * kw * cin], in
- * the order of the kernel's flattened leading axes.
+ * A dense, conv or batch-norm layer's output, with the probe, if any,
+ * added before the activation.
  */
-function im2col(
+function opApply(op: WeightOp, a: tf.Tensor, eps?: tf.Tensor): tf.Tensor {
+  const probe = (z: tf.Tensor) => eps ? tf.add(z, eps) : z;
+  if (op.kind === "norm") {
+    // gamma xhat + beta as a * scale + shift: its gradient is a broadcast
+    // product, where tfjs's own batch norm tiles (and fails without gamma
+    // or beta).
+    const { gamma, beta } = op;
+    const inv = tf.rsqrt(tf.add(op.variance, op.epsilon));
+    const scale = gamma ? tf.mul(gamma, inv) : inv;
+    let shift = tf.neg(tf.mul(op.mean, scale));
+    if (beta) shift = tf.add(shift, beta);
+    const shape = a.shape.map((s, k) => k === op.axis ? s : 1);
+    const z = tf.add(
+      tf.mul(a, tf.reshape(scale, shape)),
+      tf.reshape(shift, shape),
+    );
+    return probe(z);
+  }
+  let z: tf.Tensor;
+  if (op.kind === "conv") {
+    z = tf.conv2d(
+      a as tf.Tensor4D,
+      op.kernel as tf.Tensor4D,
+      op.strides,
+      op.padding,
+    );
+  } else {
+    const [inputs, units] = op.kernel.shape;
+    const flat = tf.matMul(tf.reshape(a, [-1, inputs]), op.kernel);
+    z = tf.reshape(flat, [...a.shape.slice(0, -1), units]);
+  }
+  if (op.bias) z = tf.add(z, op.bias);
+  z = probe(z);
+  return op.activation ? op.activation.apply(z) : z;
+}
+
+/** The chosen weights' ||g_i||^2 of one layer, per row, from a and delta. */
+function opSqNorms(op: WeightOp, a: tf.Tensor, d: tf.Tensor): tf.Tensor {
+  const terms: tf.Tensor[] = [];
+  if (op.kind === "norm") {
+    // Sums over every axis but the batch and the channel axes.
+    const axes = Array.from({ length: d.rank - 2 }, (_, k) => k + 1)
+      .map((k) => k < op.axis ? k : k + 1);
+    const overPositions = (t: tf.Tensor) =>
+      axes.length > 0 ? tf.sum(t, axes) : t;
+    if (op.countGamma) {
+      const shape = d.shape.map((s, k) => k === op.axis ? s : 1);
+      const inv = tf.rsqrt(tf.add(op.variance, op.epsilon));
+      const xhat = tf.mul(
+        tf.sub(a, tf.reshape(op.mean, shape)),
+        tf.reshape(inv, shape),
+      );
+      terms.push(rowSq(overPositions(tf.mul(xhat, d))));
+    }
+    if (op.countBeta) terms.push(rowSq(overPositions(d)));
+  } else {
+    const rows = d.shape[0];
+    const cout = d.shape[d.rank - 1];
+    const positions = d.size / (rows * cout);
+    const flatD = tf.reshape(d, [rows, positions, cout]);
+    if (op.countKernel && positions === 1) {
+      terms.push(tf.mul(rowSq(a), rowSq(flatD)));
+    } else if (op.countKernel) {
+      const taps = op.kind === "conv"
+        ? convTaps(a as tf.Tensor4D, op, d.shape[1]!, d.shape[2]!)
+        : [tf.reshape(a, [rows, positions, -1])];
+      for (const tap of taps) {
+        terms.push(rowSq(tf.matMul(tap, flatD, true, false)));
+      }
+    }
+    if (op.countBias) terms.push(rowSq(tf.sum(flatD, 1)));
+  }
+  return terms.length === 1 ? terms[0] : tf.addN(terms);
+}
+
+/** The sum of squares of each row of `t` (first axis). */
+function rowSq(t: tf.Tensor): tf.Tensor {
+  return tf.sum(tf.square(tf.reshape(t, [t.shape[0], -1])), 1);
+}
+
+/**
+ * The inputs each tap of a convolution kernel reads, one [rows, ho * wo,
+ * cin] tensor per tap (dy, dx), in the order of the kernel's leading axes.
+ * The padded input is cut into blocks of the stride, so that every tap is
+ * a plain slice.
+ */
+function convTaps(
   a: tf.Tensor4D,
-  step: WeightStep,
+  op: KernelOp,
   ho: number,
   wo: number,
-): tf.Tensor {
-  const [kh, kw, cin] = step.kernel.shape as number[];
-  const [sh, sw] = step.conv!.strides;
+): tf.Tensor[] {
+  const [kh, kw, cin] = op.kernel.shape as number[];
+  const [sh, sw] = op.strides;
   const [rows, hi, wi] = a.shape;
-  let padded: tf.Tensor4D = a;
-  if (step.conv!.padding === "same") {
+  let top = 0, left = 0;
+  if (op.padding === "same") {
     // TensorFlow's SAME padding: the extra row or column goes last.
-    const ph = Math.max((ho - 1) * sh + kh - hi, 0);
-    const pw = Math.max((wo - 1) * sw + kw - wi, 0);
-    const top = Math.floor(ph / 2), left = Math.floor(pw / 2);
-    padded = tf.pad(a, [[0, 0], [top, ph - top], [left, pw - left], [0, 0]]);
+    top = Math.floor(Math.max((ho - 1) * sh + kh - hi, 0) / 2);
+    left = Math.floor(Math.max((wo - 1) * sw + kw - wi, 0) / 2);
   }
-  const slices: tf.Tensor[] = [];
+  const hs = ho + Math.floor((kh - 1) / sh);
+  const ws = wo + Math.floor((kw - 1) / sw);
+  const bottom = hs * sh - top - hi;
+  const right = ws * sw - left - wi;
+  let padded: tf.Tensor = a;
+  if (bottom < 0 || right < 0) {
+    const size = [rows, hi + Math.min(bottom, 0), wi + Math.min(right, 0), cin];
+    padded = tf.slice(padded, [0, 0, 0, 0], size);
+  }
+  if (top > 0 || left > 0 || bottom > 0 || right > 0) {
+    padded = tf.pad(padded, [
+      [0, 0],
+      [top, Math.max(bottom, 0)],
+      [left, Math.max(right, 0)],
+      [0, 0],
+    ]);
+  }
+  const blocks = tf.reshape(padded, [rows, hs, sh, ws, sw * cin]);
+  const taps: tf.Tensor[] = [];
   for (let dy = 0; dy < kh; dy++) {
     for (let dx = 0; dx < kw; dx++) {
-      slices.push(tf.stridedSlice(
-        padded,
-        [0, dy, dx, 0],
-        [rows, dy + (ho - 1) * sh + 1, dx + (wo - 1) * sw + 1, cin],
-        [1, sh, sw, 1],
-      ));
+      const begin = [
+        0,
+        Math.floor(dy / sh),
+        dy % sh,
+        Math.floor(dx / sw),
+        (dx % sw) * cin,
+      ];
+      const tap = tf.slice(blocks, begin, [rows, ho, 1, wo, cin]);
+      taps.push(tf.reshape(tap, [rows, ho * wo, cin]));
     }
   }
-  return tf.reshape(tf.concat(slices, 3), [rows, ho * wo, kh * kw * cin]);
+  return taps;
 }
 
 async function loopNorms(
@@ -318,8 +537,7 @@ async function loopNorms(
 ): Promise<Float64Array> {
   const { params, training } = options;
   const n = x.shape[0];
-  const coupled = training &&
-    model.layers.some((l) => l.getClassName() === "BatchNormalization");
+  const coupled = training && hasBatchNorm(model);
   const out = new Float64Array(labels.length);
   for (let i = 0; i < n; i++) {
     const cache = new Map<number, number>();

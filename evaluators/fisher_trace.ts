@@ -57,11 +57,12 @@ export interface FisherTraceOptions extends CurvatureOptions {
   /** Source of sampled labels. Default `new Random(0)`. */
   random?: Random;
   /**
-   * "auto" (default): per-example gradient norms batched over all rows for
-   * chains of dense and 2-D conv layers (other layers allowed when none of
-   * their weights is chosen; batch norm only with bn "running"), else a
-   * loop of one backward pass per example and label. "loop" forces the
-   * loop.
+   * "auto" (default): per-example gradient norms batched over all rows
+   * when every chosen weight is in a dense, 2-D conv or batch-norm layer
+   * of a single-input, single-output graph (residual networks included;
+   * any other layer allowed when none of its weights is chosen) and, with
+   * batch norm anywhere, bn is "running"; else a loop of one backward pass
+   * per example and label. "loop" forces the loop.
    */
   perExample?: "auto" | "loop";
 }
