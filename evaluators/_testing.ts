@@ -8,6 +8,7 @@ import { tf, tfl } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { logSoftmax } from "../core/functional.ts";
 import { Random } from "../core/random.ts";
+import { resnet } from "../models/resnet.ts";
 import { symmetricEigen } from "./_linalg.ts";
 import type { LabelledData } from "./_data.ts";
 import type { CurvatureOperator } from "./hessian_operator.ts";
@@ -153,4 +154,40 @@ export function plantedMatrix(eigenvalues: number[], seed: number): number[][] {
       eigenvalues.reduce((s, lam, k) => s + lam * q[k][i] * q[k][j], 0)
     )
   );
+}
+
+/**
+ * A ResNet of models/resnet.ts at width 2 on 8x8x3 images, with its
+ * batch-norm statistics, gammas and betas moved away from their defaults
+ * so that every batch-norm term counts.
+ */
+export function tinyResnet(classes = 3, seed = 1): LayersModel {
+  const model = resnet({ width: 2, inputShape: [8, 8, 3], classes, seed });
+  const random = new Random(seed + 100);
+  const perturbed = model.weights.map((w) => {
+    const value = w.read();
+    const values = value.dataSync().slice();
+    const name = w.originalName;
+    for (let k = 0; k < values.length; k++) {
+      if (name.endsWith("/moving_variance")) {
+        values[k] = 0.3 + 2 * random.next();
+      } else if (name.endsWith("/gamma")) {
+        values[k] = 1 + 0.5 * random.normal();
+      } else if (/\/(beta|moving_mean)$/.test(name)) {
+        values[k] = 0.5 * random.normal();
+      }
+    }
+    return tf.tensor(values, value.shape);
+  });
+  model.setWeights(perturbed);
+  tf.dispose(perturbed);
+  return model;
+}
+
+/** `n` seeded images of `shape` (without the batch axis). */
+export function tinyImages(n: number, shape: number[], seed = 3): tf.Tensor {
+  const random = new Random(seed);
+  const size = n * shape.reduce((a, b) => a * b, 1);
+  const values = Float32Array.from({ length: size }, () => random.normal());
+  return tf.tensor(values, [n, ...shape]);
 }

@@ -10,7 +10,9 @@ import {
   denseMatrix,
   exactFishers,
   tinyData,
+  tinyImages,
   tinyMlp,
+  tinyResnet,
   trace,
 } from "./_testing.ts";
 
@@ -266,6 +268,27 @@ Deno.test("fisherTrace() batched conv norms match the loop", async () => {
     assert.ok(relative(fast.empirical!, loop.empirical!) < 1e-4);
   }
   assert.equal(tf.memory().numTensors, before);
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
+
+Deno.test("fisherTrace() on a ResNet with running statistics: batched equals the loop", async () => {
+  const model = tinyResnet(4);
+  const x = tinyImages(5, [8, 8, 3]);
+  const data = { x, y: tf.tensor1d([0, 3, 1, 2, 3], "int32") };
+  const before = tf.memory().numTensors;
+  const fast = await fisherTrace(model, data, { bn: "running" });
+  assert.equal(tf.memory().numTensors, before);
+  const loop = await fisherTrace(model, data, {
+    bn: "running",
+    perExample: "loop",
+  });
+  assert.equal(fast.perExample, "batched");
+  assert.equal(loop.perExample, "loop");
+  assert.ok(relative(fast.trace, loop.trace) < 1e-4, `${fast.trace}`);
+  assert.ok(relative(fast.empirical!, loop.empirical!) < 1e-4);
+  const batch = await fisherTrace(model, data, { bn: "batch" });
+  assert.equal(batch.perExample, "loop");
   tf.dispose([data.x, data.y]);
   model.dispose();
 });
