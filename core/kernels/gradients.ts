@@ -386,6 +386,73 @@ const ZERO_GRADIENT_KERNELS: Record<string, string[]> = {
   IsFinite: ["x"],
 };
 
+/**
+ * Tile's gradient as one reshape and one sum: with dy viewed as
+ * [reps0, size0, reps1, size1, ...], the copies are summed over the reps
+ * axes. tfjs's adds one slice per copy, so a batch-norm layer's gradient
+ * (which tiles over N x H x W) made second derivatives take N H W ops.
+ */
+const tileGrad: tf.GradConfig = {
+  kernelName: "Tile",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const reps = (attrs as unknown as { reps: number[] }).reps;
+    return {
+      x: () => {
+        const split = x.shape.flatMap((size, i) => [reps[i], size]);
+        const copies = reps.map((_, i) => 2 * i);
+        return tf.reshape(
+          tf.sum(tf.reshape(dy as Tensor, split), copies),
+          x.shape,
+        );
+      },
+    };
+  },
+};
+
+/**
+ * FusedBatchNorm's gradient, y = (x - mean) / sqrt(variance + eps) * scale
+ * + offset, with the per-channel factors broadcast rather than tiled
+ * (tfjs's tiles them to x's shape, a full-size copy per call whose own
+ * gradient then slices). Otherwise the same terms.
+ */
+const fusedBatchNormGrad: tf.GradConfig = {
+  kernelName: "FusedBatchNorm",
+  inputsToSave: ["x", "mean", "variance", "scale"],
+  gradFunc: (dy, saved, attrs) => {
+    const eps = (attrs as unknown as { varianceEpsilon: number })
+      .varianceEpsilon;
+    const [x, mean, variance, scale] = saved;
+    const u = dy as Tensor;
+    const gamma = scale ?? tf.scalar(1);
+    const perChannel = mean.rank === 1;
+    // Sums over every axis but the channel one, when the statistics are
+    // per channel (rank 1); otherwise they broadcast as they are.
+    const reduce = (t: Tensor) =>
+      tf.reshape(
+        perChannel ? tf.sum(t, x.shape.slice(0, -1).map((_, i) => i)) : t,
+        mean.shape,
+      );
+    const inv = tf.rsqrt(tf.add(variance, tf.scalar(eps)));
+    const centered = tf.sub(x, mean);
+    const scaledDy = tf.mul(u, gamma);
+    return {
+      x: () => tf.mul(scaledDy, inv),
+      mean: () => reduce(tf.neg(tf.mul(scaledDy, inv))),
+      variance: () =>
+        reduce(
+          tf.mul(
+            tf.mul(scaledDy, centered),
+            tf.mul(tf.pow(inv, tf.scalar(3)), tf.scalar(-0.5)),
+          ),
+        ),
+      scale: () => reduce(tf.mul(u, tf.mul(centered, inv))),
+      offset: () => reduce(u),
+    };
+  },
+};
+
 function zeroGradient(kernelName: string, inputs: string[]): tf.GradConfig {
   return {
     kernelName,
@@ -409,17 +476,22 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   pickAtArgmaxGrad,
   avgPoolGrad,
   avgPoolGradGrad,
+  tileGrad,
+  fusedBatchNormGrad,
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
     zeroGradient(k, inputs)
   ),
 ];
 
-/** Kernels whose tfjs gradient is replaced (it exists but is wrong). */
-const REPLACED = new Set(["AvgPool"]);
+/**
+ * Kernels whose tfjs gradient is replaced: it exists but is wrong (AvgPool)
+ * or takes an op per tiled copy (Tile, and FusedBatchNorm, which tiles).
+ */
+const REPLACED = new Set(["AvgPool", "Tile", "FusedBatchNorm"]);
 
 /**
- * Registers the missing gradients (and the corrected AvgPool gradient) in
- * tfjs's global registry; gradients tfjs already has are left alone.
+ * Registers the missing gradients and the replacements above in tfjs's
+ * global registry; other gradients tfjs already has are left alone.
  * Calling it again does nothing.
  */
 export function registerGradients(): void {

@@ -8,7 +8,13 @@ import {
   checkThirdOrder,
   type GradCheck,
 } from "./_grad_check.ts";
-import { NATIVE_SKIP, onBackend, relErr, WEBGPU_SKIP } from "./_test_util.ts";
+import {
+  NATIVE_SKIP,
+  normals,
+  onBackend,
+  relErr,
+  WEBGPU_SKIP,
+} from "./_test_util.ts";
 import { pickAtArgmax } from "./gradients.ts";
 
 /** Largest relative errors allowed against central differences. */
@@ -149,5 +155,68 @@ Deno.test("avgPool's gradient is exact with 'same' padding (tfjs's is not)", asy
       [1 / 4 + 1 / 2, 1 / 4 + 1 / 2 + 1 / 4 + 1 / 2, 1 / 4 + 1 / 2 + 1 / 2 + 1],
     ].flat();
     assert.ok(relErr(await dx.data(), expected) < 1e-6);
+  });
+});
+
+Deno.test("Tile's gradient sums the copies, in a constant number of ops", async () => {
+  await onBackend("cpu", async () => {
+    const cases: [number[], number[]][] = [
+      [[3], [4]],
+      [[2, 3], [3, 1]],
+      [[1, 2, 1, 3], [5, 2, 7, 1]],
+      [[2, 1, 2, 1, 2], [1, 3, 1, 2, 2]],
+    ];
+    for (const [shape, reps] of cases) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(normals(size, 3), shape);
+      const tiled = tf.tile(x, reps);
+      const w = tf.tensor(normals(tiled.size, 4), tiled.shape);
+      let dx: tf.Tensor | undefined;
+      const { kernels } = await tf.profile(() => {
+        dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.tile(t, reps), w)))(
+          x,
+        );
+      });
+      // The same kernels whatever the number of copies: tfjs's gradient
+      // runs a Slice and an Add per copy (up to 70 copies here).
+      const counts = kernels.map((k) => k.name);
+      assert.equal(counts.filter((k) => k === "Slice").length, 0, `${shape}`);
+      assert.ok(counts.length <= 16, `${shape}: ${counts.length} kernels`);
+      // Each entry of x appears once per copy: its gradient is the sum of
+      // w over the copies, read here through the tiled index arithmetic.
+      const wv = w.dataSync();
+      const expected = new Float32Array(size);
+      const outShape = tiled.shape;
+      const strides = outShape.map((_, i) =>
+        outShape.slice(i + 1).reduce((a, b) => a * b, 1)
+      );
+      for (let o = 0; o < wv.length; o++) {
+        let rest = o;
+        let flat = 0;
+        for (let i = 0; i < outShape.length; i++) {
+          const index = Math.floor(rest / strides[i]);
+          rest -= index * strides[i];
+          flat = flat * shape[i] + (index % shape[i]);
+        }
+        expected[flat] += wv[o];
+      }
+      assert.ok(relErr(dx!.dataSync(), expected) < 1e-6, `${shape}`);
+      tf.dispose([x, tiled, w, dx!]);
+    }
+  });
+});
+
+Deno.test("batch-norm Hessian-vector products tile nothing (a tile's gradient slices per copy)", async () => {
+  await onBackend("wasm", async () => {
+    const index = LAYER_CASES.findIndex((c) => c.name.startsWith("batch norm"));
+    const fx = buildFixture(LAYER_CASES[index], 5);
+    const { kernels } = await tf.profile(async () => {
+      await checkGradients(fx, 6);
+    });
+    const names = new Set(kernels.map((k) => k.name));
+    assert.ok(names.has("FusedBatchNorm"), "the case runs a batch norm");
+    assert.ok(!names.has("Tile"), "no Tile kernel");
+    fx.model.dispose();
+    tf.dispose([fx.x, fx.y]);
   });
 });
