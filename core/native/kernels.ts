@@ -18,7 +18,8 @@
  *   columns when cached.
  * - Conv2DBackpropInput: stride 1, one sgemm per filter tap on a padded
  *   layout; other strides, dy W^T then col2im.
- * - Sum over leading or trailing axes: one sgemv (wasm transposes first).
+ * - Sum and Mean over leading or trailing axes: one sgemv (wasm transposes
+ *   first). Mean over N, H, W is each batch-norm layer's statistics.
  * - Slice: copied in place, one wasm memory.copy per contiguous run (wasm
  *   copies all of x out of its memory first, and above rank 4 then goes
  *   element by element).
@@ -90,6 +91,7 @@ export type NativeKernelName =
   | "Conv2DBackpropInput"
   | "Conv2DBackpropFilter"
   | "Sum"
+  | "Mean"
   | "Slice"
   | "Identity"
   | "Cast"
@@ -108,6 +110,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Conv2DBackpropInput",
   "Conv2DBackpropFilter",
   "Sum",
+  "Mean",
   "Slice",
   "Identity",
   "Cast",
@@ -361,6 +364,7 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Conv2DBackpropInput: conv2dBackpropInput,
   Conv2DBackpropFilter: conv2dBackpropFilter,
   Sum: sum,
+  Mean: (ctx, backend, inputs, attrs) => sum(ctx, backend, inputs, attrs, true),
   Slice: slice,
   Identity: identity,
   Cast: (ctx, backend, inputs, attrs) =>
@@ -1006,6 +1010,7 @@ function sum(
   backend: WasmBackend,
   inputs: Inputs,
   attrs: Attrs,
+  mean = false,
 ): tf.TensorInfo | undefined {
   const { x } = inputs;
   const shape = x.shape;
@@ -1030,7 +1035,8 @@ function sum(
   const a = heapView(backend, x);
   const y = heapView(backend, out);
   const ones = onesOf(ctx, leading ? m : n);
-  ctx.blas.sgemv({ m, n, a, x: ones, y, trans: leading });
+  const alpha = mean ? 1 / (leading ? m : n) : 1;
+  ctx.blas.sgemv({ m, n, a, x: ones, y, trans: leading, alpha });
   return out;
 }
 

@@ -316,8 +316,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: `Sum natively matches the cpu kernel over leading and trailing ` +
-    `axes${skipped}`,
+  name: `Sum and Mean natively match the cpu kernels over leading and ` +
+    `trailing axes${skipped}`,
   ignore,
   fn: async () => {
     const grid: [number[], number[]][] = [
@@ -333,21 +333,23 @@ Deno.test({
     const cases: Case[] = [];
     for (const [shape, axis] of grid) {
       for (const keepDims of [false, true]) {
-        cases.push({
-          kernel: "Sum",
-          inputs: { x: random(shape) },
-          attrs: { axis, keepDims },
-          label: label("Sum", { shape, axis, keepDims }),
-        });
+        for (const kernel of ["Sum", "Mean"] as const) {
+          cases.push({
+            kernel,
+            inputs: { x: random(shape) },
+            attrs: { axis, keepDims },
+            label: label(kernel, { shape, axis, keepDims }),
+          });
+        }
       }
     }
-    const middle: Case = {
-      kernel: "Sum",
+    const middle: Case[] = (["Sum", "Mean"] as const).map((kernel) => ({
+      kernel,
       inputs: { x: random([4, 5, 6]) },
       attrs: { axis: [1], keepDims: false },
-      label: "Sum over a middle axis falls back",
-    };
-    await checkAgainstCpu([...cases, middle], 1);
+      label: `${kernel} over a middle axis falls back`,
+    }));
+    await checkAgainstCpu([...cases, ...middle], 2);
   },
 });
 
