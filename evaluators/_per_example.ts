@@ -101,13 +101,24 @@ export async function perExampleSqNorms(
   model: LayersModel,
   x: tf.Tensor,
   labels: Int32Array,
-  options: { params: tf.Variable[]; training: boolean; method?: "loop" },
+  options: PerExampleOptions,
 ): Promise<Float64Array> {
   const plan = options.method === "loop"
     ? undefined
     : batchedPlan(model, options.params, options.training);
-  if (plan) return await batchedNorms(plan, x, labels, options.training);
-  return await loopNorms(model, x, labels, options);
+  if (!plan) return await loopNorms(model, x, labels, options);
+  const budget = options.floatBudget ?? FLOAT_BUDGET;
+  return await batchedNorms(plan, x, labels, { ...options, budget });
+}
+
+/** Options for {@linkcode perExampleSqNorms}. */
+export interface PerExampleOptions {
+  params: tf.Variable[];
+  training: boolean;
+  /** "loop" forces the loop. */
+  method?: "loop";
+  /** Floats a batched pass may hold, roughly. Default 2^24 (64 MB). */
+  floatBudget?: number;
 }
 
 /** The batched path's plan, or undefined when it does not apply. */
@@ -315,45 +326,63 @@ function floatsPerRow(plan: Plan): number {
   return Math.max(total + patches, 1);
 }
 
-/** Rows per pass, so that a pass holds about 2^24 floats (64 MB). */
+/** Floats a pass holds, about, unless told: 2^24 (64 MB). */
 const FLOAT_BUDGET = 2 ** 24;
 
 async function batchedNorms(
   plan: Plan,
   x: tf.Tensor,
   labels: Int32Array,
-  training: boolean,
+  options: { training: boolean; budget: number },
 ): Promise<Float64Array> {
+  const { training, budget } = options;
   const n = x.shape[0];
-  const rows = labels.length;
-  const group = Math.max(1, Math.floor(FLOAT_BUDGET / floatsPerRow(plan)));
-  const out = new Float64Array(rows);
-  for (let start = 0; start < rows; start += group) {
-    const end = Math.min(rows, start + group);
-    const which = Int32Array.from(
-      { length: end - start },
-      (_, k) => (start + k) % n,
-    );
-    const norms = tf.tidy(() => {
-      const xs = which.length === n && start % n === 0
-        ? x
-        : tf.gather(x, which);
-      const y = tf.tensor1d(labels.subarray(start, end), "int32");
-      return rowNorms(plan, xs, y, training);
-    });
-    out.set(await norms.data() as Float32Array, start);
-    norms.dispose();
+  const sets = labels.length / n;
+  const group = Math.max(1, Math.floor(budget / floatsPerRow(plan)));
+  // Each pass: `setsPerPass` label sets of the same `examples` examples,
+  // set after set, so that its rows repeat one block of examples.
+  const setsPerPass = Math.min(sets, group);
+  const examples = Math.max(1, Math.min(n, Math.floor(group / setsPerPass)));
+  const out = new Float64Array(labels.length);
+  for (let set = 0; set < sets; set += setsPerPass) {
+    const k = Math.min(setsPerPass, sets - set);
+    for (let first = 0; first < n; first += examples) {
+      const m = Math.min(examples, n - first);
+      const at = (j: number) => (set + j) * n + first;
+      const y = new Int32Array(k * m);
+      for (let j = 0; j < k; j++) {
+        y.set(labels.subarray(at(j), at(j) + m), j * m);
+      }
+      const norms = tf.tidy(() => {
+        const block = m === n ? x : tf.slice(x, first, m);
+        const xs = k === 1 ? block : tf.concat(Array(k).fill(block), 0);
+        const ys = tf.tensor1d(y, "int32");
+        return rowNorms(plan, xs, ys, { training, copies: k });
+      });
+      const values = await norms.data() as Float32Array;
+      norms.dispose();
+      for (let j = 0; j < k; j++) {
+        out.set(values.subarray(j * m, (j + 1) * m), at(j));
+      }
+    }
   }
   return out;
 }
 
-/** ||g||^2 of each row of `xs` with its label in `y`. Call inside tidy. */
+/**
+ * ||g||^2 of each row of `xs` with its label in `y`, where `xs` is
+ * `copies` copies of one block of examples. Call inside tidy.
+ */
 function rowNorms(
   plan: Plan,
   xs: tf.Tensor,
   y: tf.Tensor,
-  training: boolean,
+  options: { training: boolean; copies: number },
 ): tf.Tensor {
+  const { training } = options;
+  // The probes are zero, so without dropout every copy holds the same
+  // values at every layer, and a kernel's product runs on one copy.
+  const copies = training ? 1 : options.copies;
   const rows = xs.shape[0];
   const weighted = plan.nodes.filter((node) => node.probed);
   const probes = weighted.map((node) => tf.zeros([rows, ...node.outShape]));
@@ -366,9 +395,9 @@ function rowNorms(
       const args = node.inputs.map((id) => values.get(id)!);
       if (node.probed) {
         inputs.push(args[0] === xs ? xs : tf.keep(args[0]));
-        h = opApply(node.op!, args[0], eps[inputs.length - 1]);
+        h = opApply(node.op!, args[0], copies, eps[inputs.length - 1]);
       } else if (node.op) {
-        h = opApply(node.op, args[0]);
+        h = opApply(node.op, args[0], copies);
       } else {
         const arg = args.length === 1 ? args[0] : args;
         h = node.layer.apply(arg, { training }) as tf.Tensor;
@@ -391,42 +420,96 @@ function rowNorms(
 
 /**
  * A dense, conv or batch-norm layer's output, with the probe, if any,
- * added before the activation.
+ * added before the activation; `a` holds `copies` equal blocks of rows.
  */
-function opApply(op: WeightOp, a: tf.Tensor, eps?: tf.Tensor): tf.Tensor {
-  const probe = (z: tf.Tensor) => eps ? tf.add(z, eps) : z;
+function opApply(
+  op: WeightOp,
+  a: tf.Tensor,
+  copies: number,
+  eps?: tf.Tensor,
+): tf.Tensor {
+  let z = copies === 1 ? affine(op, a) : onFirstCopy(op, a, copies);
+  if (eps) z = tf.add(z, eps);
+  return op.kind !== "norm" && op.activation ? op.activation.apply(z) : z;
+}
+
+/**
+ * The op's affine map of `a`, computed on the first of its `copies` equal
+ * blocks of rows and repeated; its gradient, which does not depend on a,
+ * on every row.
+ */
+function onFirstCopy(op: WeightOp, a: tf.Tensor, copies: number): tf.Tensor {
+  const repeated = tf.customGrad((input) => {
+    const rows = (input as tf.Tensor).shape[0] / copies;
+    const once = affine(op, tf.slice(input as tf.Tensor, 0, rows));
+    return {
+      value: tf.concat(Array(copies).fill(once), 0),
+      gradFunc: (dy) => affineGradient(op, dy as tf.Tensor, a.shape),
+    };
+  });
+  return repeated(a);
+}
+
+/**
+ * The op before its probe and activation, affine in `a`: the kernel's
+ * product plus the bias, or gamma xhat + beta as a * scale + shift (whose
+ * gradient is a broadcast product, where tfjs's batch norm tiles, and
+ * which needs no gamma or beta, where tfjs's fails without).
+ */
+function affine(op: WeightOp, a: tf.Tensor): tf.Tensor {
   if (op.kind === "norm") {
-    // gamma xhat + beta as a * scale + shift: its gradient is a broadcast
-    // product, where tfjs's own batch norm tiles (and fails without gamma
-    // or beta).
-    const { gamma, beta } = op;
-    const inv = tf.rsqrt(tf.add(op.variance, op.epsilon));
-    const scale = gamma ? tf.mul(gamma, inv) : inv;
-    let shift = tf.neg(tf.mul(op.mean, scale));
-    if (beta) shift = tf.add(shift, beta);
-    const shape = a.shape.map((s, k) => k === op.axis ? s : 1);
-    const z = tf.add(
-      tf.mul(a, tf.reshape(scale, shape)),
-      tf.reshape(shift, shape),
-    );
-    return probe(z);
+    const { scale, shift } = normCoefficients(op, a.shape);
+    return tf.add(tf.mul(a, scale), shift);
   }
   let z: tf.Tensor;
   if (op.kind === "conv") {
-    z = tf.conv2d(
-      a as tf.Tensor4D,
-      op.kernel as tf.Tensor4D,
-      op.strides,
-      op.padding,
-    );
+    const kernel = op.kernel as tf.Tensor4D;
+    z = tf.conv2d(a as tf.Tensor4D, kernel, op.strides, op.padding);
   } else {
-    const [inputs, units] = op.kernel.shape;
+    const [inputs, units] = op.kernel.shape as number[];
     const flat = tf.matMul(tf.reshape(a, [-1, inputs]), op.kernel);
     z = tf.reshape(flat, [...a.shape.slice(0, -1), units]);
   }
-  if (op.bias) z = tf.add(z, op.bias);
-  z = probe(z);
-  return op.activation ? op.activation.apply(z) : z;
+  return op.bias ? tf.add(z, op.bias) : z;
+}
+
+/** The gradient of `affine` with respect to its input of `shape`. */
+function affineGradient(
+  op: WeightOp,
+  dy: tf.Tensor,
+  shape: number[],
+): tf.Tensor {
+  if (op.kind === "norm") {
+    return tf.mul(dy, normCoefficients(op, shape).scale);
+  }
+  if (op.kind === "conv") {
+    return tf.conv2dTranspose(
+      dy as tf.Tensor4D,
+      op.kernel as tf.Tensor4D,
+      shape as [number, number, number, number],
+      op.strides,
+      op.padding,
+    );
+  }
+  const units = op.kernel.shape[1]!;
+  const flat = tf.matMul(tf.reshape(dy, [-1, units]), op.kernel, false, true);
+  return tf.reshape(flat, shape);
+}
+
+/** Batch norm's scale and shift, shaped to broadcast along its axis. */
+function normCoefficients(
+  op: NormOp,
+  shape: number[],
+): { scale: tf.Tensor; shift: tf.Tensor } {
+  const inv = tf.rsqrt(tf.add(op.variance, op.epsilon));
+  const scale = op.gamma ? tf.mul(op.gamma, inv) : inv;
+  let shift = tf.neg(tf.mul(op.mean, scale));
+  if (op.beta) shift = tf.add(shift, op.beta);
+  const broadcast = shape.map((s, k) => k === op.axis ? s : 1);
+  return {
+    scale: tf.reshape(scale, broadcast),
+    shift: tf.reshape(shift, broadcast),
+  };
 }
 
 /** The chosen weights' ||g_i||^2 of one layer, per row, from a and delta. */

@@ -61,6 +61,18 @@ Deno.test("perExampleSqNorms() on a ResNet with batch norm matches the loop", as
   for (const filter of RESNET_FILTERS) {
     await assertMatchesLoop(model, x, labels, filter);
   }
+  // Smaller passes: one row each, then fewer examples than all of them.
+  const options = { params: trainableParams(model), training: false };
+  const whole = await perExampleSqNorms(model, x, labels, options);
+  for (const floatBudget of [1, 2 ** 16]) {
+    const split = await perExampleSqNorms(model, x, labels, {
+      ...options,
+      floatBudget,
+    });
+    split.forEach((v, r) => {
+      assert.ok(Math.abs(v - whole[r]) <= 1e-5 * whole[r], `${floatBudget}`);
+    });
+  }
   x.dispose();
   model.dispose();
 });
