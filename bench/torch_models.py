@@ -1,6 +1,7 @@
 """The PyTorch side of fisherlab's benchmarks: the same networks as
-models/ (SimpleCNN with "same" 3x3 convolutions, MLPs) and a median timer,
-shared by the reference scripts in this folder."""
+models/ (SimpleCNN with "same" 3x3 convolutions, MLPs, the ResNet-8 of
+models/resnet.ts) and a median timer, shared by the reference scripts in
+this folder."""
 
 import statistics
 import time
@@ -46,3 +47,60 @@ def median_ms(work, warmup, repeats):
         work()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+
+def _bn(channels):
+    """tfjs-layers' batchNormalization defaults: epsilon 1e-3, moving
+    averages kept with momentum 0.99 (PyTorch counts it as 0.01)."""
+    return torch.nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+
+
+class BasicBlock(torch.nn.Module):
+    """conv 3x3 (stride s), BN, ReLU, conv 3x3, BN, plus the input, or a
+    1x1 conv (stride s) and BN of it when s is 2; then ReLU."""
+
+    def __init__(self, inputs, filters, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(inputs, filters, 3, stride, 1, bias=False)
+        self.bn1 = _bn(filters)
+        self.conv2 = torch.nn.Conv2d(filters, filters, 3, 1, 1, bias=False)
+        self.bn2 = _bn(filters)
+        self.shortcut = None
+        if stride != 1:
+            self.shortcut = torch.nn.Sequential(
+                torch.nn.Conv2d(inputs, filters, 1, stride, bias=False),
+                _bn(filters),
+            )
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        shortcut = x if self.shortcut is None else self.shortcut(x)
+        return torch.relu(y + shortcut)
+
+
+def resnet8(width=16, classes=10):
+    """models/resnet.ts with its defaults (ResNet-8 on 32x32x3): a 3x3 stem
+    of `width` filters, BN, ReLU; three stages of one basic block of width,
+    2 width and 4 width filters, the later two with stride 2 and a 1x1
+    projection shortcut; global average pooling; dense `classes`. No conv
+    has a bias. 78,042 trainable weights, as in fisherlab.
+
+    One difference in arithmetic order only: a stride-2 3x3 conv pads one
+    pixel on each side here, while "same" in tfjs pads the bottom and right
+    edges only; the output shapes and the work are the same."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, width, 3, 1, 1, bias=False),
+        _bn(width),
+        torch.nn.ReLU(),
+        BasicBlock(width, width, 1),
+        BasicBlock(width, 2 * width, 2),
+        BasicBlock(2 * width, 4 * width, 2),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * width, classes),
+    )
+
+
+def trainable_weights(model):
+    """The number of trainable weights, to compare with fisherlab's."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
