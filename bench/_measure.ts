@@ -1,6 +1,7 @@
 /**
- * What the benchmark modules share: the median of repeated timings, and
- * running a PyTorch reference script from this folder.
+ * What the benchmark modules share: the median of repeated timings, running
+ * a PyTorch reference script from this folder, and checking that both sides
+ * built a net of the same size.
  *
  * @module
  */
@@ -29,16 +30,18 @@ export async function medianMs(
 
 /**
  * Runs `bench/<script>` with Debian's python3 (which has torch) or the one on
- * the PATH, and returns the JSON of its last line when `complete` accepts
- * it, or why the reference did not run.
+ * the PATH, with `--quick` when `quick` and then `extraArgs`, and returns the
+ * JSON of its last line when `complete` accepts it, or why the reference
+ * did not run.
  */
 export async function runReference<T>(
   script: string,
   quick: boolean,
   complete: (parsed: Record<string, unknown>) => boolean,
+  extraArgs: string[] = [],
 ): Promise<T | string> {
   const path = new URL(`./${script}`, import.meta.url).pathname;
-  const args = quick ? [path, "--quick"] : [path];
+  const args = [path, ...(quick ? ["--quick"] : []), ...extraArgs];
   let why = "install python3-torch";
   for (const python of ["/usr/bin/python3", "python3"]) {
     try {
@@ -52,4 +55,18 @@ export async function runReference<T>(
     }
   }
   return `PyTorch did not run: ${why}`;
+}
+
+/**
+ * A note comparing the trainable weights of fisherlab's net with the
+ * reference's: "" when the reference did not say, a warning when they
+ * differ (the rows then do not compare like with like).
+ */
+export function weightsNote(fisherlab: number, reference?: number): string {
+  if (reference === undefined) return "";
+  const n = (v: number) => v.toLocaleString("en-US");
+  return fisherlab === reference
+    ? `${n(fisherlab)} trainable weights on both sides`
+    : `NOT THE SAME NET: ${n(fisherlab)} trainable weights in fisherlab, ` +
+      `${n(reference)} in PyTorch`;
 }

@@ -6,6 +6,28 @@
  * @module
  */
 
+/** The nets of the per-net summary, in its order. */
+export const SUMMARY_NETS = [
+  "MLP 784-256-10",
+  "SimpleCNN",
+  "ResNet-8",
+] as const;
+
+/** The workloads of the per-net summary, in its order. */
+export const SUMMARY_WORKLOADS = [
+  "plain SGD step",
+  "Fisher-penalty step",
+  "Tr(H) probe",
+  "exact Tr(F)",
+  "epoch",
+] as const;
+
+/** A net of the per-net summary. */
+export type SummaryNet = typeof SUMMARY_NETS[number];
+
+/** A workload of the per-net summary. */
+export type SummaryWorkload = typeof SUMMARY_WORKLOADS[number];
+
 /** A benchmark result. Times are medians over repeats. */
 export interface BenchRow {
   /** Area of the suite, e.g. "train", "curvature", "data". */
@@ -22,6 +44,8 @@ export interface BenchRow {
   higherIsBetter?: boolean;
   /** Anything a reader needs to interpret the row. */
   note?: string;
+  /** The cell of the per-net summary this row fills, if any. */
+  cell?: { net: SummaryNet; workload: SummaryWorkload };
 }
 
 /** A benchmark module exports `run` with this signature. */

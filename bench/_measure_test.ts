@@ -1,0 +1,16 @@
+import assert from "node:assert/strict";
+import { median, weightsNote } from "./_measure.ts";
+
+Deno.test("median() takes the middle value, or the mean of the middle two", () => {
+  assert.equal(median([5, 1, 3]), 3);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+Deno.test("weightsNote() is empty without a reference and warns on a mismatch", () => {
+  assert.equal(weightsNote(78042), "");
+  assert.equal(
+    weightsNote(78042, 78042),
+    "78,042 trainable weights on both sides",
+  );
+  assert.match(weightsNote(78042, 78714), /^NOT THE SAME NET: 78,042 .*78,714/);
+});
