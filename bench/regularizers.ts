@@ -4,8 +4,13 @@
  *
  * - a SimpleCNN (conv 32 3x3 ReLU, max pool 2, conv 64 3x3 ReLU, max pool 2,
  *   dense 128 ReLU, dense 10) on MNIST shapes, batch 128;
- * - an MLP 784-256-256-10 (ReLU), batch 128.
+ * - an MLP 784-256-256-10 (ReLU), batch 128;
+ * - with the plain step and the Fisher penalty (exact, B'=128) only: an MLP
+ *   784-256-10 (the curvature group's) and the ResNet-8 of models/resnet.ts
+ *   on CIFAR shapes (32x32x3), batch 128, batch norm in training mode.
  *
+ * For the MLP 784-256-10, the SimpleCNN and the ResNet-8, the plain step
+ * and the Fisher-penalty step (in ms/step) also fill the per-net summary.
  * Each step runs the plugin hooks as core/train.ts does (loss hook inside
  * the gradient computation, afterBackward, beforeOptimizerStep, SGD update),
  * with `every: 1` so that every timed step carries the penalty; with
@@ -26,6 +31,7 @@ import { crossEntropy, forward } from "../core/functional.ts";
 import { Random } from "../core/random.ts";
 import type { Context, Plugin } from "../core/types.ts";
 import { mlp } from "../models/mlp.ts";
+import { resnet } from "../models/resnet.ts";
 import { simpleCnn } from "../models/simple_cnn.ts";
 import {
   fisherPenalty,
@@ -33,8 +39,8 @@ import {
   inputGradientPenalty,
   weightDecay,
 } from "../regularizers/mod.ts";
-import { median, runReference } from "./_measure.ts";
-import type { BenchRow } from "./row.ts";
+import { median, runReference, weightsNote } from "./_measure.ts";
+import type { BenchRow, SummaryNet } from "./row.ts";
 
 const BATCH = 128;
 const LR = 0.01;
@@ -43,23 +49,68 @@ const LR = 0.01;
 interface ReferenceNet {
   sgdStepMs: number;
   fisherStepMs: number;
+  weights: number;
 }
 
-interface Reference {
-  torch: string;
-  threads: number;
-  cnn: ReferenceNet;
-  mlp: ReferenceNet;
+type Reference =
+  & { torch: string; threads: number }
+  & Record<
+    Net,
+    ReferenceNet
+  >;
+
+/** The nets, by the keys the reference uses. */
+type Net = "cnn" | "mlp2" | "mlp1" | "resnet";
+
+/** A net to time: how to build it, its input, and what it is timed with. */
+interface NetSpec {
+  label: string;
+  make: () => LayersModel;
+  /** Shape of one example. */
+  shape: number[];
+  /** Every penalty, or the plain step and the Fisher penalty only. */
+  penalties: "all" | "fisher";
+  /** The net's name in the per-net summary. */
+  summary?: SummaryNet;
 }
 
-type Net = "cnn" | "mlp";
+const NETS: Record<Net, NetSpec> = {
+  cnn: {
+    label: "SimpleCNN",
+    make: () => simpleCnn({ seed: 1 }),
+    shape: [28, 28, 1],
+    penalties: "all",
+    summary: "SimpleCNN",
+  },
+  mlp2: {
+    label: "MLP 784-256-256-10",
+    make: () =>
+      mlp({ inputShape: [784], hidden: [256, 256], classes: 10, seed: 1 }),
+    shape: [784],
+    penalties: "all",
+  },
+  mlp1: {
+    label: "MLP 784-256-10",
+    make: () => mlp({ inputShape: [784], hidden: [256], classes: 10, seed: 1 }),
+    shape: [784],
+    penalties: "fisher",
+    summary: "MLP 784-256-10",
+  },
+  resnet: {
+    label: "ResNet-8",
+    make: () => resnet({ seed: 1 }),
+    shape: [32, 32, 3],
+    penalties: "fisher",
+    summary: "ResNet-8",
+  },
+};
+
+/** The penalty whose step the reference also times. */
+const FISHER = "Fisher penalty, exact, B'=128";
 
 const PENALTIES: [string, () => Plugin | undefined][] = [
   ["plain SGD", () => undefined],
-  [
-    "Fisher penalty, exact, B'=128",
-    () => fisherPenalty({ alpha: 0.1, every: 1, subBatch: BATCH }),
-  ],
+  [FISHER, () => fisherPenalty({ alpha: 0.1, every: 1, subBatch: BATCH })],
   [
     "Fisher penalty, exact, B'=32",
     () => fisherPenalty({ alpha: 0.1, every: 1, subBatch: 32 }),
@@ -86,30 +137,45 @@ const PENALTIES: [string, () => Plugin | undefined][] = [
 export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   await useBackend("wasm");
   const repeats = options.quick ? 3 : 7;
-  const times: Record<Net, Record<string, number | string>> = {
-    cnn: timeNet(simpleCnn({ seed: 1 }), [28, 28, 1], repeats),
-    mlp: timeNet(
-      mlp({ inputShape: [784], hidden: [256, 256], classes: 10, seed: 1 }),
-      [784],
-      repeats,
-    ),
-  };
+  const times = {} as Record<Net, Timed>;
+  for (const [net, spec] of Object.entries(NETS) as [Net, NetSpec][]) {
+    const model = spec.make();
+    const penalties = spec.penalties === "all"
+      ? PENALTIES.slice(1)
+      : PENALTIES.filter(([name]) => name === FISHER);
+    times[net] = {
+      ms: timeNet(model, spec.shape, penalties, repeats),
+      weights: countWeights(model),
+    };
+    model.dispose();
+  }
   const reference = await runReference<Reference>(
     "regularizers_reference.py",
     options.quick,
-    (r) => r.cnn !== undefined,
+    (r) => r.resnet !== undefined,
   );
   return rows(times, reference);
 }
 
+/** One net's median ms per step by penalty (or the error), and its size. */
+interface Timed {
+  ms: Record<string, number | string>;
+  weights: number;
+}
+
+function countWeights(model: LayersModel): number {
+  return model.trainableWeights.reduce((n, w) => n + w.read().size, 0);
+}
+
 /**
- * Median ms per step with each penalty on `model` (or the error), each timed
- * alternately with a plain step so that both see the same load on a shared
- * machine; "plain SGD" is the median over all plain steps.
+ * Median ms per step with each of `penalties` on `model` (or the error),
+ * each timed alternately with a plain step so that both see the same load
+ * on a shared machine; "plain SGD" is the median over all plain steps.
  */
 function timeNet(
   model: LayersModel,
   shape: number[],
+  penalties: typeof PENALTIES,
   repeats: number,
 ): Record<string, number | string> {
   const x = tf.randomNormal([BATCH, ...shape], 0, 1, "float32", 1);
@@ -118,7 +184,7 @@ function timeNet(
   const plainCtx = benchContext(model, x, y);
   const plain = () => step(plainCtx, undefined);
   const plainTimes: number[] = [];
-  for (const [name, make] of PENALTIES.slice(1)) {
+  for (const [name, make] of penalties) {
     const plugin = make();
     const ctx = benchContext(model, x, y);
     const penalized = () => step(ctx, plugin);
@@ -138,7 +204,6 @@ function timeNet(
   }
   out[PENALTIES[0][0]] = plainTimes.length > 0 ? median(plainTimes) : NaN;
   tf.dispose([x, y]);
-  model.dispose();
   return out;
 }
 
@@ -206,7 +271,7 @@ function timeMs(f: () => unknown): number {
 }
 
 function rows(
-  times: Record<Net, Record<string, number | string>>,
+  times: Record<Net, Timed>,
   reference: Reference | string,
 ): BenchRow[] {
   const ref = typeof reference === "string" ? undefined : reference;
@@ -214,46 +279,83 @@ function rows(
     ? `PyTorch ${ref.torch}, ${ref.threads} threads`
     : reference as string;
   const out: BenchRow[] = [];
-  const label: Record<Net, string> = {
-    cnn: "SimpleCNN",
-    mlp: "MLP 784-256-256-10",
-  };
-  for (const net of ["cnn", "mlp"] as Net[]) {
-    const t = times[net];
+  for (const [net, spec] of Object.entries(NETS) as [Net, NetSpec][]) {
+    const t = times[net].ms;
     const plain = t["plain SGD"];
     const refNet = ref?.[net];
+    const weights = net === "resnet"
+      ? weightsNote(times[net].weights, refNet?.weights)
+      : "";
     out.push({
       group: "regularizers",
-      workload: `${label[net]} plain SGD step, batch ${BATCH}, wasm`,
+      workload: `${spec.label} plain SGD step, batch ${BATCH}, wasm`,
       unit: "ms/step",
       fisherlab: typeof plain === "number" ? plain : NaN,
       reference: refNet?.sgdStepMs,
       higherIsBetter: false,
-      note: typeof plain === "number" ? refNote : `failed: ${plain}`,
+      note: typeof plain === "number"
+        ? [refNote, weights].filter((s) => s !== "").join("; ")
+        : `failed: ${plain}`,
+      ...(spec.summary
+        ? { cell: { net: spec.summary, workload: "plain SGD step" } }
+        : {}),
     });
-    for (const [name] of PENALTIES.slice(1)) {
-      const ms = t[name];
-      const ok = typeof ms === "number" && typeof plain === "number";
-      const comparable = name.startsWith("Fisher penalty, exact, B'=128");
-      out.push({
-        group: "regularizers",
-        workload: `${label[net]} step with ${name}, relative to plain`,
-        unit: "x plain step",
-        fisherlab: ok ? (ms as number) / (plain as number) : NaN,
-        reference: comparable && refNet
-          ? refNet.fisherStepMs / refNet.sgdStepMs
-          : undefined,
-        higherIsBetter: false,
-        note: ok
-          ? `${(ms as number).toFixed(0)} ms/step` +
-            (comparable && refNet
-              ? `; PyTorch ${refNet.fisherStepMs.toFixed(0)} ms/step`
-              : "")
-          : `failed: ${ms}`,
-      });
+    if (spec.summary) out.push(fisherRow(spec, t[FISHER], refNet, refNote));
+    for (const name of Object.keys(t)) {
+      if (name === "plain SGD") continue;
+      out.push(relativeRow(spec.label, name, t[name], plain, refNet));
     }
   }
   return out;
+}
+
+/** The Fisher-penalty step in ms/step, for the per-net summary. */
+function fisherRow(
+  spec: NetSpec,
+  ms: number | string,
+  refNet: ReferenceNet | undefined,
+  refNote: string,
+): BenchRow {
+  return {
+    group: "regularizers",
+    workload: `${spec.label} step with ${FISHER}, batch ${BATCH}, wasm`,
+    unit: "ms/step",
+    fisherlab: typeof ms === "number" ? ms : NaN,
+    reference: refNet?.fisherStepMs,
+    higherIsBetter: false,
+    note: typeof ms === "number"
+      ? `labels sampled from the model, double backprop; ${refNote}`
+      : `failed: ${ms}`,
+    cell: { net: spec.summary!, workload: "Fisher-penalty step" },
+  };
+}
+
+/** A penalized step over a plain one; the reference has the Fisher one. */
+function relativeRow(
+  label: string,
+  name: string,
+  ms: number | string,
+  plain: number | string,
+  refNet: ReferenceNet | undefined,
+): BenchRow {
+  const ok = typeof ms === "number" && typeof plain === "number";
+  const comparable = name === FISHER;
+  return {
+    group: "regularizers",
+    workload: `${label} step with ${name}, relative to plain`,
+    unit: "x plain step",
+    fisherlab: ok ? (ms as number) / (plain as number) : NaN,
+    reference: comparable && refNet
+      ? refNet.fisherStepMs / refNet.sgdStepMs
+      : undefined,
+    higherIsBetter: false,
+    note: ok
+      ? `${(ms as number).toFixed(0)} ms/step` +
+        (comparable && refNet
+          ? `; PyTorch ${refNet.fisherStepMs.toFixed(0)} ms/step`
+          : "")
+      : `failed: ${ms}`,
+  };
 }
 
 if (import.meta.main) {

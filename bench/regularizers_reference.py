@@ -5,7 +5,9 @@ bench/regularizers.ts times in fisherlab, at batch 128:
 
 - SimpleCNN on MNIST shapes: conv 32 3x3 (padding 1) ReLU, max pool 2,
   conv 64 3x3 ReLU, max pool 2, dense 128 ReLU, dense 10;
-- an MLP 784-256-256-10 with ReLU.
+- MLPs 784-256-256-10 and 784-256-10 with ReLU;
+- the ResNet-8 of models/resnet.ts on CIFAR shapes (3x32x32), batch norm in
+  training mode (torch_models.resnet8).
 
 The Fisher-penalty step is L + alpha * ||grad_theta L_yhat||^2 on the whole
 batch, yhat sampled from the model's softmax (no gradient through the
@@ -28,7 +30,12 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     print(json.dumps({"error": f"Cannot import torch: {error}"}))
     sys.exit(2)
 
-from torch_models import mlp, simple_cnn  # noqa: E402
+from torch_models import (  # noqa: E402
+    mlp,
+    resnet8,
+    simple_cnn,
+    trainable_weights,
+)
 
 BATCH = 128
 LR = 0.01
@@ -85,7 +92,11 @@ def time_net(model, shape, repeats):
     sgd, fisher = paired_ms(
         lambda: sgd_step(model, x, y), lambda: fisher_step(model, x, y), repeats
     )
-    return {"sgdStepMs": sgd, "fisherStepMs": fisher}
+    return {
+        "sgdStepMs": sgd,
+        "fisherStepMs": fisher,
+        "weights": trainable_weights(model),
+    }
 
 
 def main():
@@ -96,13 +107,17 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     repeats = 5 if args.quick else 20
+    # The ResNet's steps take seconds: as many repeats as fisherlab's.
+    resnet_repeats = 3 if args.quick else 7
     print(json.dumps({
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "batch": BATCH,
         "repeats": repeats,
         "cnn": time_net(simple_cnn(), (1, 28, 28), repeats),
-        "mlp": time_net(mlp(256, 256), (784,), repeats),
+        "mlp2": time_net(mlp(256, 256), (784,), repeats),
+        "mlp1": time_net(mlp(256), (784,), repeats),
+        "resnet": time_net(resnet8(), (3, 32, 32), resnet_repeats),
     }))
 
 
