@@ -9,11 +9,15 @@
  *   normalization).
  *
  * On an MLP 784-256-10 (ReLU) and the SimpleCNN of models/simple_cnn.ts at
- * batch 128 on MNIST shapes, wasm backend. fisherlab's exact Tr(F) computes
- * per-example gradient norms batched (outer products for dense layers,
- * im2col for convolutions); on the CNN it runs on 16 examples in quick
- * mode. A workload that fails (e.g. a missing second-order kernel) becomes
- * a row with the error as its note.
+ * batch 128 on MNIST shapes, and the ResNet-8 of models/resnet.ts at batch
+ * 128 on CIFAR shapes (32x32x3), wasm backend. Batch norm uses its running
+ * statistics (`bn: "running"`; PyTorch: eval mode). fisherTrace says how
+ * it computed the per-example gradient norms (batched, or a loop of one
+ * backward pass per example and class); the note carries it. Exact Tr(F)
+ * runs on 16 examples of the CNN in quick mode, and on 8 (quick) or 32
+ * examples of the ResNet. The probe and exact Tr(F) rows fill the per-net
+ * summary. A workload that fails (e.g. a missing second-order kernel)
+ * becomes a row with the error as its note.
  *
  * Run alone: `deno run -A bench/curvature.ts [--quick]` prints the rows as
  * JSON.
@@ -25,13 +29,15 @@ import type { LayersModel } from "../core/tf.ts";
 import { useBackend } from "../core/backend.ts";
 import { Random } from "../core/random.ts";
 import { mlp } from "../models/mlp.ts";
+import { resnet } from "../models/resnet.ts";
 import { simpleCnn } from "../models/simple_cnn.ts";
+import type { BatchNormMode } from "../evaluators/curvature_options.ts";
 import { fisherTrace } from "../evaluators/fisher_trace.ts";
 import { lossHessian } from "../evaluators/hessian_operator.ts";
 import { hutchinsonTrace } from "../evaluators/hessian_trace.ts";
 import { powerIteration } from "../evaluators/sharpness.ts";
-import { medianMs, runReference } from "./_measure.ts";
-import type { BenchRow } from "./row.ts";
+import { medianMs, runReference, weightsNote } from "./_measure.ts";
+import type { BenchRow, SummaryNet } from "./row.ts";
 
 const BATCH = 128;
 
@@ -42,17 +48,27 @@ interface Costs {
   minibatchMs: number;
   probeMs: number;
   powerMs: number;
+  /** Trainable weights of the net. */
+  weights: number;
+  /** How fisherTrace computed per-example norms ("batched" or "loop"). */
+  perExample?: string;
   error?: string;
 }
 
+type Net = "mlp" | "cnn" | "resnet";
+
 /** What bench/curvature_reference.py prints. */
-interface Reference {
-  torch: string;
-  threads: number;
-  perExample: string;
-  mlp: Costs;
-  cnn: Costs;
-}
+type Reference =
+  & { torch: string; threads: number; perExample: string }
+  & {
+    [net in Net]: Costs;
+  };
+
+const LABELS: Record<Net, SummaryNet> = {
+  mlp: "MLP 784-256-10",
+  cnn: "SimpleCNN",
+  resnet: "ResNet-8",
+};
 
 /** Times the workloads; see the module documentation. */
 export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
@@ -63,27 +79,52 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   const flat = tf.reshape(x, [BATCH, 784]);
   const mlpModel = mlp({ inputShape: [784], hidden: [256], classes: 10 });
   const cnnModel = simpleCnn({ seed: 1 });
-  const mine = {
-    mlp: await costs(mlpModel, { x: flat, y }, repeats, BATCH),
-    cnn: await costs(cnnModel, { x, y }, repeats, options.quick ? 16 : BATCH),
-  };
+  const mlpCosts = await costs(mlpModel, { x: flat, y }, {
+    repeats,
+    exactExamples: BATCH,
+  });
+  const cnnCosts = await costs(cnnModel, { x, y }, {
+    repeats,
+    exactExamples: options.quick ? 16 : BATCH,
+  });
   tf.dispose([x, y, flat]);
   mlpModel.dispose();
   cnnModel.dispose();
+
+  const images = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 3);
+  const labels = tf.randomUniform([BATCH], 0, 10, "int32", 4);
+  const resnetModel = resnet({ seed: 1 });
+  const resnetCosts = await costs(resnetModel, { x: images, y: labels }, {
+    repeats,
+    exactExamples: options.quick ? 8 : 32,
+    bn: "running",
+  });
+  tf.dispose([images, labels]);
+  resnetModel.dispose();
+
   const reference = await runReference<Reference>(
     "curvature_reference.py",
     options.quick,
-    (r) => r.mlp !== undefined,
+    (r) => r.resnet !== undefined,
   );
-  return rows(mine, reference);
+  return rows({ mlp: mlpCosts, cnn: cnnCosts, resnet: resnetCosts }, reference);
+}
+
+/** How {@linkcode costs} times one net. */
+interface CostOptions {
+  repeats: number;
+  /** The examples exact Tr(F) runs on (the first of the batch). */
+  exactExamples: number;
+  /** Batch norm in every workload. Default "batch" (no effect without). */
+  bn?: BatchNormMode;
 }
 
 async function costs(
   model: LayersModel,
   data: { x: tf.Tensor; y: tf.Tensor },
-  repeats: number,
-  exactExamples: number,
+  options: CostOptions,
 ): Promise<Costs> {
+  const { repeats, exactExamples, bn } = options;
   const n = data.y.shape[0]!;
   const errors: string[] = [];
   // Each workload is timed on its own, so one failure leaves the others.
@@ -99,10 +140,14 @@ async function costs(
     x: tf.slice(data.x, 0, exactExamples),
     y: tf.slice(data.y, 0, exactExamples),
   };
-  const exactMs = await timed(
-    () => fisherTrace(model, exactData, { empirical: false }),
-    exactExamples,
-  );
+  let perExample: string | undefined;
+  const exactMs = await timed(async () => {
+    const result = await fisherTrace(model, exactData, {
+      empirical: false,
+      bn,
+    });
+    perExample = result.perExample;
+  }, exactExamples);
   tf.dispose([exactData.x, exactData.y]);
   const random = new Random(0);
   const minibatchMs = await timed(
@@ -111,10 +156,11 @@ async function costs(
         mode: "mini-batch",
         empirical: false,
         random,
+        bn,
       }),
     n,
   );
-  const op = lossHessian(model, data);
+  const op = lossHessian(model, data, { bn });
   const probeMs = await timed(
     () => hutchinsonTrace(op, { maxProbes: 1, random }),
     n,
@@ -130,12 +176,14 @@ async function costs(
     minibatchMs,
     probeMs,
     powerMs,
+    weights: model.trainableWeights.reduce((s, w) => s + w.read().size, 0),
+    perExample,
     ...(errors.length > 0 ? { error: [...new Set(errors)].join("; ") } : {}),
   };
 }
 
 function rows(
-  mine: { mlp: Costs; cnn: Costs },
+  mine: Record<Net, Costs>,
   reference: Reference | string,
 ): BenchRow[] {
   const ref = typeof reference === "string" ? undefined : reference;
@@ -143,19 +191,17 @@ function rows(
     ? `torch ${ref.torch}, ${ref.threads} thread(s)`
     : reference as string;
   const out: BenchRow[] = [];
-  const nets = [
-    ["mlp", "MLP 784-256-10"],
-    ["cnn", "SimpleCNN"],
-  ] as const;
-  for (const [key, label] of nets) {
-    const m = mine[key];
-    const r = ref?.[key];
+  for (const net of ["mlp", "cnn", "resnet"] as const) {
+    const label = LABELS[net];
+    const m = mine[net];
+    const r = ref?.[net];
     const failed = m.error ? `fisherlab failed: ${m.error.slice(0, 100)}` : "";
-    const note = (extra: string) =>
-      [failed, extra, refNote].filter((s) => s !== "").join("; ");
-    const exactHow = key === "mlp"
-      ? "fisherlab: batched dense per-example norms"
-      : "fisherlab: batched im2col per-example norms";
+    const bn = net === "resnet"
+      ? "batch norm on running statistics (PyTorch eval mode)"
+      : "";
+    const note = (...extra: string[]) =>
+      [failed, ...extra, bn, refNote].filter((s) => s !== "").join("; ");
+    const weights = net === "resnet" ? weightsNote(m.weights, r?.weights) : "";
     out.push(
       {
         group: "curvature",
@@ -164,11 +210,14 @@ function rows(
         fisherlab: m.exactMs,
         reference: r?.exactMs,
         note: note(
-          `${exactHow}; PyTorch: ${ref?.perExample ?? "-"}` +
+          `fisherlab: ${m.perExample ?? "-"} per-example norms; ` +
+            `PyTorch: ${ref?.perExample ?? "-"}` +
             (r && r.exactExamples !== m.exactExamples
               ? ` on ${r.exactExamples} examples`
               : ""),
+          weights,
         ),
+        cell: { net: label, workload: "exact Tr(F)" },
       },
       {
         group: "curvature",
@@ -176,7 +225,7 @@ function rows(
         unit: "ms/example",
         fisherlab: m.minibatchMs,
         reference: r?.minibatchMs,
-        note: note(""),
+        note: note(),
       },
       {
         group: "curvature",
@@ -185,6 +234,7 @@ function rows(
         fisherlab: m.probeMs,
         reference: r?.probeMs,
         note: note("one Hessian-vector product"),
+        cell: { net: label, workload: "Tr(H) probe" },
       },
       {
         group: "curvature",
@@ -192,7 +242,7 @@ function rows(
         unit: "ms/example",
         fisherlab: m.powerMs,
         reference: r?.powerMs,
-        note: note(""),
+        note: note(),
       },
     );
   }

@@ -12,9 +12,13 @@ times in fisherlab, on the same networks and batch size:
 
 Networks: an MLP 784-256-10 (ReLU) and the SimpleCNN of models/simple_cnn.ts
 (two blocks of 3x3 conv "same", ReLU, 2x2 max pool; dense 128; dense 10)
-on 28x28x1 inputs. Times are medians, in ms per example.
+on 28x28x1 inputs, and the ResNet-8 of models/resnet.ts on 3x32x32 inputs
+(torch_models.resnet8). Every model is in eval mode, so batch norm uses its
+running statistics, as fisherlab's evaluators do with bn "running". Times
+are medians, in ms per example.
 
 Usage: python3 bench/curvature_reference.py [--quick] [--threads N]
+           [--cnn-exact-examples N] [--resnet-exact-examples N]
 """
 
 import argparse
@@ -30,12 +34,18 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     print(json.dumps({"error": f"Cannot import torch: {error}"}))
     sys.exit(2)
 
-from torch_models import median_ms, mlp, simple_cnn  # noqa: E402
+from torch_models import (  # noqa: E402
+    median_ms,
+    mlp,
+    resnet8,
+    simple_cnn,
+    trainable_weights,
+)
 
 try:
-    from functorch import grad, make_functional, vmap
+    from functorch import grad, make_functional_with_buffers, vmap
 except ImportError:  # older or newer torch: fall back to a loop
-    grad = make_functional = vmap = None
+    grad = make_functional_with_buffers = vmap = None
 
 BATCH = 128
 
@@ -46,10 +56,11 @@ def exact_fisher(model, x):
     classes = probs.shape[1]
     total = torch.zeros(x.shape[0])
     if vmap is not None:
-        fmodel, params = make_functional(model)
+        fmodel, params, buffers = make_functional_with_buffers(model)
 
         def log_prob(p, xi, c):
-            return F.log_softmax(fmodel(p, xi.unsqueeze(0)), dim=-1)[0, c]
+            logits = fmodel(p, buffers, xi.unsqueeze(0))
+            return F.log_softmax(logits, dim=-1)[0, c]
 
         per_example = vmap(grad(log_prob), in_dims=(None, 0, None))
         for c in range(classes):
@@ -101,6 +112,7 @@ def power_step(model, x, y, state):
 
 def measure(name, model, x, y, quick, exact_examples):
     repeats = 2 if quick else 5
+    model.eval()
     torch.manual_seed(0)
     state = {"v": [torch.randn(p.shape) for p in model.parameters()]}
     xe = x[:exact_examples]
@@ -114,6 +126,7 @@ def measure(name, model, x, y, quick, exact_examples):
                              repeats) / x.shape[0],
         "powerMs": median_ms(lambda: power_step(model, x, y, state), 1,
                              repeats) / x.shape[0],
+        "weights": trainable_weights(model),
     }
 
 
@@ -122,18 +135,23 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cnn-exact-examples", type=int, default=None)
+    parser.add_argument("--resnet-exact-examples", type=int, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     x = torch.randn(BATCH, 1, 28, 28)
     y = torch.randint(0, 10, (BATCH,))
     cnn_exact = args.cnn_exact_examples or (16 if args.quick else BATCH)
+    resnet_exact = args.resnet_exact_examples or (8 if args.quick else 32)
+    images = torch.randn(BATCH, 3, 32, 32)
     out = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "perExample": "functorch vmap" if vmap is not None else "loop",
         "mlp": measure("mlp", mlp(256), x, y, args.quick, BATCH),
         "cnn": measure("cnn", simple_cnn(), x, y, args.quick, cnn_exact),
+        "resnet": measure("resnet", resnet8(), images, y, args.quick,
+                          resnet_exact),
     }
     print(json.dumps(out))
 
