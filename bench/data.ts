@@ -116,7 +116,11 @@ function batchRate(
   return median(rates);
 }
 
-function cifarShaped(n: number): Dataset {
+/**
+ * `n` synthetic CIFAR-shaped examples (32x32x3, values uniform in [0, 1),
+ * labels uniform over 10 classes), the same for every call with that `n`.
+ */
+export function cifarShaped(n: number): Dataset {
   const rng = new Random(0);
   const x = new Float32Array(n * 32 * 32 * 3);
   for (let i = 0; i < x.length; i++) x[i] = rng.next();
