@@ -2,12 +2,22 @@
 /**
  * `deno task bench`: runs every benchmark module, fisherlab and the PyTorch
  * reference side by side in one run, and prints one table of times and
- * ratios. Pass `--quick` for fewer repeats, or module names to run a subset
- * (`deno task bench data native`). Results also go to `.bench/latest.json`.
+ * ratios, then a per-net summary: for the MLP 784-256-10, the SimpleCNN and
+ * the ResNet-8, the plain step, the Fisher-penalty step, a Tr(H) probe,
+ * exact Tr(F) and a training epoch, each picked from the groups'
+ * rows. Pass `--quick` for fewer repeats and part of an epoch, or group
+ * names to run a subset (`deno task bench data train`). Results also go to
+ * `.bench/latest.json`.
  *
  * @module
  */
-import type { BenchModule, BenchRow } from "./row.ts";
+import {
+  type BenchModule,
+  type BenchRow,
+  SUMMARY_NETS,
+  SUMMARY_WORKLOADS,
+  type SummaryWorkload,
+} from "./row.ts";
 
 const MODULES: Record<string, string> = {
   backends: "./backends.ts",
@@ -15,6 +25,16 @@ const MODULES: Record<string, string> = {
   regularizers: "./regularizers.ts",
   curvature: "./curvature.ts",
   data: "./data.ts",
+  epoch: "./epoch.ts",
+};
+
+/** The group whose rows fill each workload of the per-net summary. */
+const SUMMARY_GROUPS: Record<SummaryWorkload, string> = {
+  "plain SGD step": "regularizers",
+  "Fisher-penalty step": "regularizers",
+  "Tr(H) probe": "curvature",
+  "exact Tr(F)": "curvature",
+  "epoch": "epoch",
 };
 
 /** Formats a number to 3 significant digits. */
@@ -46,7 +66,37 @@ export function table(rows: BenchRow[]): string {
     ).join("\n") + "\n";
 }
 
+/**
+ * Renders the per-net summary as a Markdown table: one line per net and
+ * workload of the summary, in a fixed order, from the first row that fills
+ * that cell, or "-" and the group to run when none does. Empty when no row
+ * fills a cell (e.g. only the data group ran).
+ */
+export function summary(rows: BenchRow[]): string {
+  if (!rows.some((r) => r.cell)) return "";
+  const head =
+    "| net | workload | unit | fisherlab | PyTorch | speed-up | row |\n" +
+    "| --- | --- | --- | ---: | ---: | ---: | --- |\n";
+  const lines = SUMMARY_NETS.flatMap((net) =>
+    SUMMARY_WORKLOADS.map((workload) => {
+      const row = rows.find((r) =>
+        r.cell?.net === net && r.cell.workload === workload
+      );
+      if (!row) {
+        const group = SUMMARY_GROUPS[workload];
+        return `| ${net} | ${workload} | - | - | - | - | ` +
+          `not run (group "${group}") |`;
+      }
+      return `| ${net} | ${workload} | ${row.unit} | ${fmt(row.fisherlab)} ` +
+        `| ${fmt(row.reference)} | ${fmt(speedup(row))} | ` +
+        `${row.group}: ${row.workload} |`;
+    })
+  );
+  return head + lines.join("\n") + "\n";
+}
+
 if (import.meta.main) {
+  const started = performance.now();
   const quick = Deno.args.includes("--quick");
   const wanted = Deno.args.filter((a) => !a.startsWith("--"));
   const unknown = wanted.filter((w) => !(w in MODULES));
@@ -61,9 +111,12 @@ if (import.meta.main) {
   const rows: BenchRow[] = [];
   for (const name of names) {
     console.error(`bench: ${name} ...`);
+    const groupStarted = performance.now();
     try {
       const mod = await import(MODULES[name]) as BenchModule;
       rows.push(...await mod.run({ quick }));
+      const s = (performance.now() - groupStarted) / 1000;
+      console.error(`bench: ${name} took ${s.toFixed(0)} s`);
     } catch (error) {
       console.error(`bench: ${name} failed: ${(error as Error).message}`);
       rows.push({
@@ -88,9 +141,14 @@ if (import.meta.main) {
       `${Deno.build.os}/${Deno.build.arch}, Deno ${Deno.version.deno}\n`,
   );
   console.log(table(rows));
+  const perNet = summary(rows);
+  if (perNet !== "") console.log(`Per net:\n\n${perNet}`);
+  const seconds = Math.round((performance.now() - started) / 1000);
+  console.log(`The run took ${seconds} s (${names.join(", ")}).`);
   await Deno.mkdir(".bench", { recursive: true });
+  const date = new Date().toISOString();
   await Deno.writeTextFile(
     ".bench/latest.json",
-    JSON.stringify({ cpu, date: new Date().toISOString(), rows }, null, 2),
+    JSON.stringify({ cpu, date, seconds, quick, rows }, null, 2),
   );
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { speedup, table } from "./run.ts";
+import { speedup, summary, table } from "./run.ts";
+import type { BenchRow } from "./row.ts";
 
 Deno.test("speedup() is above 1 when fisherlab wins, for times and rates", () => {
   const time = {
@@ -30,4 +31,60 @@ Deno.test("table() renders one row per result with the ratio", () => {
     reference: 30,
   }]);
   assert.match(out, /\| g \| w \| ms \| 15.0 \| 30.0 \| 2.00 \|/);
+});
+
+Deno.test("summary() lists every net and workload in order, '-' where none ran", () => {
+  const probe: BenchRow = {
+    group: "curvature",
+    workload: "Hutchinson probe, ResNet-8, batch 128",
+    unit: "ms/example",
+    fisherlab: 20,
+    reference: 10,
+    cell: { net: "ResNet-8", workload: "Tr(H) probe" },
+  };
+  const epoch: BenchRow = {
+    group: "epoch",
+    workload: "MLP epoch",
+    unit: "examples/s",
+    fisherlab: 3000,
+    reference: 1000,
+    higherIsBetter: true,
+    cell: { net: "MLP 784-256-10", workload: "epoch" },
+  };
+  const lines = summary([probe, epoch]).trim().split("\n").slice(2);
+  assert.equal(lines.length, 15);
+  assert.match(lines[0], /^\| MLP 784-256-10 \| plain SGD step \| - \| - \|/);
+  assert.match(lines[0], /not run \(group "regularizers"\)/);
+  assert.match(
+    lines[4],
+    /^\| MLP 784-256-10 \| epoch \| examples\/s \| 3000 \| 1000 \| 3.00 \|/,
+  );
+  assert.match(
+    lines[12],
+    /^\| ResNet-8 \| Tr\(H\) probe \| ms\/example \| 20.0 \| 10.0 \| 0.500 \| curvature: Hutchinson probe, ResNet-8/,
+  );
+  assert.match(lines[13], /^\| ResNet-8 \| exact Tr\(F\) \| - \|/);
+});
+
+Deno.test("summary() is empty when no row fills a cell", () => {
+  assert.equal(
+    summary([{ group: "data", workload: "w", unit: "ms", fisherlab: 1 }]),
+    "",
+  );
+});
+
+Deno.test("summary() shows '-' for a failed row and no reference", () => {
+  const failed: BenchRow = {
+    group: "regularizers",
+    workload: "SimpleCNN step",
+    unit: "ms/step",
+    fisherlab: NaN,
+    cell: { net: "SimpleCNN", workload: "Fisher-penalty step" },
+  };
+  const line = summary([failed]).split("\n")[2 + 6];
+  assert.equal(
+    line,
+    "| SimpleCNN | Fisher-penalty step | ms/step | - | - | - | " +
+      "regularizers: SimpleCNN step |",
+  );
 });
