@@ -14,9 +14,11 @@
  * test evaluation that ends it (a timing plugin on `epochStart` and
  * `evaluationStart`): shuffling, batching, the steps, the metrics and
  * their flush are in, the test evaluation (on 128 examples) is not. No
- * progress reporter. With `--quick` both sides run only the first steps of
- * the epoch (the workload says how many), where the first step's warm-up
- * weighs more. The rows fill the per-net summary's epoch line.
+ * progress reporter. PyTorch runs each net with the faster of all CPUs and
+ * one thread, picked by a few untimed steps. With `--quick` both sides run
+ * only the first steps of the epoch (the workload says how many), where the
+ * first step's warm-up weighs more. The rows fill the per-net summary's
+ * epoch line.
  *
  * Run alone: `deno run -A bench/epoch.ts [--quick]` prints the rows as JSON.
  *
@@ -82,13 +84,16 @@ export interface EpochRun {
   stepsPerEpoch: number;
   /** Trainable weights of the net. */
   weights: number;
+  /** PyTorch's threads: the faster of `threadCounts` in a few steps. */
+  threads?: number;
   error?: string;
 }
 
 /** What bench/epoch_reference.py prints. */
 export type EpochReference = {
   torch: string;
-  threads: number;
+  /** The thread counts it chose from, per net. */
+  threadCounts: number[];
   /** Where its MNIST came from. */
   mnist: string;
 } & Record<Net, EpochRun>;
@@ -238,7 +243,8 @@ export function epochRows(
       ? reference as string
       : !r
       ? "PyTorch did not time this net"
-      : `PyTorch ${ref.torch}, ${ref.threads} thread(s): plain loop, ` +
+      : `PyTorch ${ref.torch}, ${r.threads} thread(s) (the faster of ` +
+        `${ref.threadCounts.join(" and ")} in a trial): plain loop, ` +
         `${r.examples} ${net === "resnet" ? "random examples" : ref.mnist} ` +
         `in ${r.seconds.toFixed(1)} s`;
     const notes = [

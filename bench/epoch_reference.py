@@ -17,11 +17,17 @@ dropped, models in training mode.
 them with --quick, which by itself changes nothing here. The clock runs
 from the shuffle to the last step.
 
+Each net trains with the faster of the thread counts given (default: all
+CPUs, then one), chosen by a few untimed steps of a copy of the model with
+each: on a loaded machine one thread can be several times the faster.
+
 Usage: python3 bench/epoch_reference.py [--quick] [--mnist-dir DIR]
-           [--threads N] [--mlp-steps N] [--cnn-steps N] [--resnet-steps N]
+           [--threads N[,M...]] [--mlp-steps N] [--cnn-steps N]
+           [--resnet-steps N]
 """
 
 import argparse
+import copy
 import gzip
 import json
 import os
@@ -79,13 +85,10 @@ def mnist(folder):
         return x, y, f"random MNIST-shaped tensors (no IDX files: {error})"
 
 
-def epoch(model, x, y, max_steps):
-    """One epoch (or its first max_steps steps); examples per second."""
+def train_steps(model, x, y, steps):
+    """`steps` SGD steps on shuffled batches of (x, y), the epoch loop."""
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     model.train()
-    steps_per_epoch = x.shape[0] // BATCH
-    steps = min(steps_per_epoch, max_steps or steps_per_epoch)
-    start = time.perf_counter()
     order = torch.randperm(x.shape[0])
     for step in range(steps):
         index = order[step * BATCH:(step + 1) * BATCH]
@@ -93,8 +96,33 @@ def epoch(model, x, y, max_steps):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+
+
+def faster_threads(model, x, y, counts, steps=3):
+    """The thread count of `counts` whose `steps` steps, after one more,
+    take the least time, on a copy of `model`."""
+    times = {}
+    for count in counts:
+        torch.set_num_threads(count)
+        trial = copy.deepcopy(model)
+        train_steps(trial, x, y, 1)
+        start = time.perf_counter()
+        train_steps(trial, x, y, steps)
+        times[count] = time.perf_counter() - start
+    return min(times, key=times.get)
+
+
+def epoch(model, x, y, max_steps, counts):
+    """One epoch (or its first max_steps steps); examples per second."""
+    threads = faster_threads(model, x, y, counts)
+    torch.set_num_threads(threads)
+    steps_per_epoch = x.shape[0] // BATCH
+    steps = min(steps_per_epoch, max_steps or steps_per_epoch)
+    start = time.perf_counter()
+    train_steps(model, x, y, steps)
     seconds = time.perf_counter() - start
     return {
+        "threads": threads,
         "examplesPerSecond": steps * BATCH / seconds,
         "examples": steps * BATCH,
         "seconds": seconds,
@@ -108,24 +136,25 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--mnist-dir", default="")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", default=f"{os.cpu_count()},1")
     for net in ("mlp", "cnn", "resnet"):
         parser.add_argument(f"--{net}-steps", type=int, default=None)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    counts = list(dict.fromkeys(int(t) for t in args.threads.split(",")))
     torch.manual_seed(1)
     x, y, source = mnist(args.mnist_dir)
     out = {
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "threadCounts": counts,
         "mnist": source,
-        "mlp": epoch(mlp(256), x, y, args.mlp_steps),
-        "cnn": epoch(simple_cnn(), x, y, args.cnn_steps),
+        "mlp": epoch(mlp(256), x, y, args.mlp_steps, counts),
+        "cnn": epoch(simple_cnn(), x, y, args.cnn_steps, counts),
     }
     del x, y
     images = torch.rand(CIFAR_EXAMPLES, 3, 32, 32)
     labels = torch.randint(0, 10, (CIFAR_EXAMPLES,))
-    out["resnet"] = epoch(resnet8(), images, labels, args.resnet_steps)
+    out["resnet"] = epoch(resnet8(), images, labels, args.resnet_steps,
+                          counts)
     print(json.dumps(out))
 
 

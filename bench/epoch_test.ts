@@ -35,15 +35,16 @@ Deno.test("epochRows() leaves PyTorch empty and says why when it did not run", (
 Deno.test("epochRows() says how much of the epoch ran and compares the nets", () => {
   const reference = {
     torch: "1.13",
-    threads: 2,
+    threadCounts: [2, 1],
     mnist: "MNIST images",
-    mlp: run({ examplesPerSecond: 500 }),
+    mlp: run({ examplesPerSecond: 500, threads: 1 }),
     cnn: run({ steps: 30, examples: 3840 }),
     resnet: run({ weights: 78000 }),
   } as EpochReference;
   const [mlp, cnn, resnet] = epochRows(mine, reference);
   assert.match(mlp.workload, /MNIST, epoch, 468 steps, batch 128/);
   assert.equal(mlp.reference, 500);
+  assert.match(mlp.note!, /1 thread\(s\) \(the faster of 2 and 1 in a trial\)/);
   assert.match(cnn.workload, /first 30 of 468 steps of an epoch/);
   assert.match(cnn.note!, /3840 MNIST images/);
   assert.match(resnet.note!, /NOT THE SAME NET: 78,042 .* 78,000 in PyTorch/);
