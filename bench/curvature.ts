@@ -58,11 +58,11 @@ interface Costs {
 type Net = "mlp" | "cnn" | "resnet";
 
 /** What bench/curvature_reference.py prints. */
-type Reference =
-  & { torch: string; threads: number; perExample: string }
-  & {
-    [net in Net]: Costs;
-  };
+interface Reference extends Record<Net, Costs> {
+  torch: string;
+  threads: number;
+  perExample: string;
+}
 
 const LABELS: Record<Net, SummaryNet> = {
   mlp: "MLP 784-256-10",

@@ -90,13 +90,13 @@ export interface EpochRun {
 }
 
 /** What bench/epoch_reference.py prints. */
-export type EpochReference = {
+export interface EpochReference extends Record<Net, EpochRun> {
   torch: string;
   /** The thread counts it chose from, per net. */
   threadCounts: number[];
   /** Where its MNIST came from. */
   mnist: string;
-} & Record<Net, EpochRun>;
+}
 
 /** Times the workloads; see the module documentation. */
 export async function run(options: { quick: boolean }): Promise<BenchRow[]> {

@@ -52,15 +52,14 @@ interface ReferenceNet {
   weights: number;
 }
 
-type Reference =
-  & { torch: string; threads: number }
-  & Record<
-    Net,
-    ReferenceNet
-  >;
-
 /** The nets, by the keys the reference uses. */
 type Net = "cnn" | "mlp2" | "mlp1" | "resnet";
+
+/** What bench/regularizers_reference.py prints. */
+interface Reference extends Record<Net, ReferenceNet> {
+  torch: string;
+  threads: number;
+}
 
 /** A net to time: how to build it, its input, and what it is timed with. */
 interface NetSpec {
