@@ -53,6 +53,8 @@ interface NormOp {
   epsilon: number;
   /** Channel axis, counted with the batch axis (1 or more). */
   axis: number;
+  /** Rank of its input, batch axis included. */
+  rank: number;
   countGamma: boolean;
   countBeta: boolean;
 }
@@ -299,6 +301,7 @@ function normOp(
     variance,
     epsilon: config.epsilon,
     axis,
+    rank: inputRank,
     countGamma: gamma !== undefined && chosen.has(gamma),
     countBeta: beta !== undefined && chosen.has(beta),
   };
@@ -335,36 +338,80 @@ async function batchedNorms(
   labels: Int32Array,
   options: { training: boolean; budget: number },
 ): Promise<Float64Array> {
-  const { training, budget } = options;
   const n = x.shape[0];
   const sets = labels.length / n;
-  const group = Math.max(1, Math.floor(budget / floatsPerRow(plan)));
+  const group = Math.max(1, Math.floor(options.budget / floatsPerRow(plan)));
   // Each pass: `setsPerPass` label sets of the same `examples` examples,
   // set after set, so that its rows repeat one block of examples.
   const setsPerPass = Math.min(sets, group);
   const examples = Math.max(1, Math.min(n, Math.floor(group / setsPerPass)));
   const out = new Float64Array(labels.length);
-  for (let set = 0; set < sets; set += setsPerPass) {
-    const k = Math.min(setsPerPass, sets - set);
-    for (let first = 0; first < n; first += examples) {
-      const m = Math.min(examples, n - first);
-      const at = (j: number) => (set + j) * n + first;
-      const y = new Int32Array(k * m);
-      for (let j = 0; j < k; j++) {
-        y.set(labels.subarray(at(j), at(j) + m), j * m);
-      }
-      const norms = tf.tidy(() => {
-        const block = m === n ? x : tf.slice(x, first, m);
-        const xs = k === 1 ? block : tf.concat(Array(k).fill(block), 0);
-        const ys = tf.tensor1d(y, "int32");
-        return rowNorms(plan, xs, ys, { training, copies: k });
-      });
-      const values = await norms.data() as Float32Array;
-      norms.dispose();
-      for (let j = 0; j < k; j++) {
-        out.set(values.subarray(j * m, (j + 1) * m), at(j));
+  const pass = { training: options.training, constants: normConstants(plan) };
+  try {
+    for (let set = 0; set < sets; set += setsPerPass) {
+      const k = Math.min(setsPerPass, sets - set);
+      for (let first = 0; first < n; first += examples) {
+        const m = Math.min(examples, n - first);
+        const at = (j: number) => (set + j) * n + first;
+        const y = new Int32Array(k * m);
+        for (let j = 0; j < k; j++) {
+          y.set(labels.subarray(at(j), at(j) + m), j * m);
+        }
+        const norms = tf.tidy(() => {
+          const block = m === n ? x : tf.slice(x, first, m);
+          const xs = k === 1 ? block : tf.concat(Array(k).fill(block), 0);
+          const ys = tf.tensor1d(y, "int32");
+          return rowNorms(plan, xs, ys, { ...pass, copies: k });
+        });
+        const values = await norms.data() as Float32Array;
+        norms.dispose();
+        for (let j = 0; j < k; j++) {
+          out.set(values.subarray(j * m, (j + 1) * m), at(j));
+        }
       }
     }
+  } finally {
+    for (const held of pass.constants.values()) {
+      tf.dispose(Object.values(held));
+    }
+  }
+  return out;
+}
+
+/** Batch norm's running statistics as it uses them, per channel. */
+interface NormTensors {
+  mean: tf.Tensor;
+  /** 1 / sqrt(variance + epsilon). */
+  inv: tf.Tensor;
+  /** gamma * inv, the factor of x. */
+  scale: tf.Tensor;
+  /** beta - mean * scale. */
+  shift: tf.Tensor;
+}
+
+/** Each batch norm's tensors, shaped to broadcast along its axis. */
+type Constants = Map<NormOp, NormTensors>;
+
+function normConstants(plan: Plan): Constants {
+  const out: Constants = new Map();
+  for (const { op } of plan.nodes) {
+    if (op?.kind !== "norm") continue;
+    out.set(
+      op,
+      tf.tidy(() => {
+        const shape = Array.from(
+          { length: op.rank },
+          (_, k) => k === op.axis ? op.mean.shape[0] : 1,
+        );
+        const inv = tf.rsqrt(tf.add(op.variance, op.epsilon));
+        const scale = op.gamma ? tf.mul(op.gamma, inv) : inv;
+        let shift = tf.neg(tf.mul(op.mean, scale));
+        if (op.beta) shift = tf.add(shift, op.beta);
+        const [m, i, sc, sh] = [op.mean, inv, scale, shift]
+          .map((t) => tf.reshape(t, shape));
+        return { mean: m, inv: i, scale: sc, shift: sh };
+      }),
+    );
   }
   return out;
 }
@@ -377,9 +424,9 @@ function rowNorms(
   plan: Plan,
   xs: tf.Tensor,
   y: tf.Tensor,
-  options: { training: boolean; copies: number },
+  options: { training: boolean; copies: number; constants: Constants },
 ): tf.Tensor {
-  const { training } = options;
+  const { training, constants } = options;
   // The probes are zero, so without dropout every copy holds the same
   // values at every layer, and a kernel's product runs on one copy.
   const copies = training ? 1 : options.copies;
@@ -388,16 +435,17 @@ function rowNorms(
   const probes = weighted.map((node) => tf.zeros([rows, ...node.outShape]));
   // Each probed layer's input, kept past the gradient's own tidy.
   const inputs: tf.Tensor[] = [];
-  const logLikelihood = (...eps: tf.Tensor[]) => {
+  const logLikelihood = (...probes: tf.Tensor[]) => {
     const values = new Map<number, tf.Tensor>([[plan.input, xs]]);
     let h = xs;
     for (const node of plan.nodes) {
       const args = node.inputs.map((id) => values.get(id)!);
       if (node.probed) {
         inputs.push(args[0] === xs ? xs : tf.keep(args[0]));
-        h = opApply(node.op!, args[0], copies, eps[inputs.length - 1]);
+        const eps = probes[inputs.length - 1];
+        h = opApply(node.op!, args[0], { copies, constants, eps });
       } else if (node.op) {
-        h = opApply(node.op, args[0], copies);
+        h = opApply(node.op, args[0], { copies, constants });
       } else {
         const arg = args.length === 1 ? args[0] : args;
         h = node.layer.apply(arg, { training }) as tf.Tensor;
@@ -410,7 +458,7 @@ function rowNorms(
     const deltas = tf.grads(logLikelihood)(probes);
     // One layer's patches at a time.
     const terms = weighted.map((node, l) =>
-      tf.tidy(() => opSqNorms(node.op!, inputs[l], deltas[l]))
+      tf.tidy(() => opSqNorms(node.op!, inputs[l], deltas[l], constants))
     );
     return terms.length === 1 ? terms[0] : tf.addN(terms);
   } finally {
@@ -425,10 +473,12 @@ function rowNorms(
 function opApply(
   op: WeightOp,
   a: tf.Tensor,
-  copies: number,
-  eps?: tf.Tensor,
+  options: { copies: number; constants: Constants; eps?: tf.Tensor },
 ): tf.Tensor {
-  let z = copies === 1 ? affine(op, a) : onFirstCopy(op, a, copies);
+  const { copies, constants, eps } = options;
+  let z = copies === 1
+    ? affine(op, a, constants)
+    : onFirstCopy(op, a, copies, constants);
   if (eps) z = tf.add(z, eps);
   return op.kind !== "norm" && op.activation ? op.activation.apply(z) : z;
 }
@@ -438,13 +488,18 @@ function opApply(
  * blocks of rows and repeated; its gradient, which does not depend on a,
  * on every row.
  */
-function onFirstCopy(op: WeightOp, a: tf.Tensor, copies: number): tf.Tensor {
+function onFirstCopy(
+  op: WeightOp,
+  a: tf.Tensor,
+  copies: number,
+  constants: Constants,
+): tf.Tensor {
   const repeated = tf.customGrad((input) => {
     const rows = (input as tf.Tensor).shape[0] / copies;
-    const once = affine(op, tf.slice(input as tf.Tensor, 0, rows));
+    const once = affine(op, tf.slice(input as tf.Tensor, 0, rows), constants);
     return {
       value: tf.concat(Array(copies).fill(once), 0),
-      gradFunc: (dy) => affineGradient(op, dy as tf.Tensor, a.shape),
+      gradFunc: (dy) => affineGradient(op, dy as tf.Tensor, a.shape, constants),
     };
   });
   return repeated(a);
@@ -456,9 +511,9 @@ function onFirstCopy(op: WeightOp, a: tf.Tensor, copies: number): tf.Tensor {
  * gradient is a broadcast product, where tfjs's batch norm tiles, and
  * which needs no gamma or beta, where tfjs's fails without).
  */
-function affine(op: WeightOp, a: tf.Tensor): tf.Tensor {
+function affine(op: WeightOp, a: tf.Tensor, constants: Constants): tf.Tensor {
   if (op.kind === "norm") {
-    const { scale, shift } = normCoefficients(op, a.shape);
+    const { scale, shift } = constants.get(op)!;
     return tf.add(tf.mul(a, scale), shift);
   }
   let z: tf.Tensor;
@@ -478,10 +533,9 @@ function affineGradient(
   op: WeightOp,
   dy: tf.Tensor,
   shape: number[],
+  constants: Constants,
 ): tf.Tensor {
-  if (op.kind === "norm") {
-    return tf.mul(dy, normCoefficients(op, shape).scale);
-  }
+  if (op.kind === "norm") return tf.mul(dy, constants.get(op)!.scale);
   if (op.kind === "conv") {
     return tf.conv2dTranspose(
       dy as tf.Tensor4D,
@@ -496,47 +550,27 @@ function affineGradient(
   return tf.reshape(flat, shape);
 }
 
-/** Batch norm's scale and shift, shaped to broadcast along its axis. */
-function normCoefficients(
-  op: NormOp,
-  shape: number[],
-): { scale: tf.Tensor; shift: tf.Tensor } {
-  const inv = tf.rsqrt(tf.add(op.variance, op.epsilon));
-  const scale = op.gamma ? tf.mul(op.gamma, inv) : inv;
-  let shift = tf.neg(tf.mul(op.mean, scale));
-  if (op.beta) shift = tf.add(shift, op.beta);
-  const broadcast = shape.map((s, k) => k === op.axis ? s : 1);
-  return {
-    scale: tf.reshape(scale, broadcast),
-    shift: tf.reshape(shift, broadcast),
-  };
-}
-
 /** The chosen weights' ||g_i||^2 of one layer, per row, from a and delta. */
-function opSqNorms(op: WeightOp, a: tf.Tensor, d: tf.Tensor): tf.Tensor {
+function opSqNorms(
+  op: WeightOp,
+  a: tf.Tensor,
+  d: tf.Tensor,
+  constants: Constants,
+): tf.Tensor {
   const terms: tf.Tensor[] = [];
   if (op.kind === "norm") {
-    // Sums over every axis but the batch and the channel axes.
-    const axes = Array.from({ length: d.rank - 2 }, (_, k) => k + 1)
-      .map((k) => k < op.axis ? k : k + 1);
-    const overPositions = (t: tf.Tensor) =>
-      axes.length > 0 ? tf.sum(t, axes) : t;
+    const { mean, inv } = constants.get(op)!;
     if (op.countGamma) {
-      const shape = d.shape.map((s, k) => k === op.axis ? s : 1);
-      const inv = tf.rsqrt(tf.add(op.variance, op.epsilon));
-      const xhat = tf.mul(
-        tf.sub(a, tf.reshape(op.mean, shape)),
-        tf.reshape(inv, shape),
-      );
-      terms.push(rowSq(overPositions(tf.mul(xhat, d))));
+      const xhat = tf.mul(tf.sub(a, mean), inv);
+      terms.push(rowSq(sumOverPositions(tf.mul(xhat, d), op.axis)));
     }
-    if (op.countBeta) terms.push(rowSq(overPositions(d)));
+    if (op.countBeta) terms.push(rowSq(sumOverPositions(d, op.axis)));
   } else {
     const rows = d.shape[0];
     const cout = d.shape[d.rank - 1];
     const positions = d.size / (rows * cout);
     const flatD = tf.reshape(d, [rows, positions, cout]);
-    if (op.countKernel && positions === 1) {
+    if (op.countKernel && op.kind === "dense" && positions === 1) {
       terms.push(tf.mul(rowSq(a), rowSq(flatD)));
     } else if (op.countKernel) {
       const taps = op.kind === "conv"
@@ -546,7 +580,7 @@ function opSqNorms(op: WeightOp, a: tf.Tensor, d: tf.Tensor): tf.Tensor {
         terms.push(rowSq(tf.matMul(tap, flatD, true, false)));
       }
     }
-    if (op.countBias) terms.push(rowSq(tf.sum(flatD, 1)));
+    if (op.countBias) terms.push(rowSq(sumOverPositions(d, d.rank - 1)));
   }
   return terms.length === 1 ? terms[0] : tf.addN(terms);
 }
@@ -554,6 +588,25 @@ function opSqNorms(op: WeightOp, a: tf.Tensor, d: tf.Tensor): tf.Tensor {
 /** The sum of squares of each row of `t` (first axis). */
 function rowSq(t: tf.Tensor): tf.Tensor {
   return tf.sum(tf.square(tf.reshape(t, [t.shape[0], -1])), 1);
+}
+
+/**
+ * `t` summed over every axis but the batch axis and `axis`: [rows, C].
+ * Channels last, as a product with ones (faster than a sum over the
+ * middle axes on wasm).
+ */
+function sumOverPositions(t: tf.Tensor, axis: number): tf.Tensor {
+  const rows = t.shape[0];
+  const channels = t.shape[axis];
+  const positions = t.size / (rows * channels);
+  if (positions === 1) return tf.reshape(t, [rows, channels]);
+  if (axis !== t.rank - 1) {
+    const axes = Array.from({ length: t.rank - 1 }, (_, k) => k + 1);
+    return tf.sum(t, axes.filter((k) => k !== axis));
+  }
+  const flat = tf.reshape(t, [rows, positions, channels]);
+  const sum = tf.matMul(tf.ones([1, 1, positions]), flat);
+  return tf.reshape(sum, [rows, channels]);
 }
 
 /**

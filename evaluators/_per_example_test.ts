@@ -262,3 +262,24 @@ Deno.test("perExampleMethod() falls back to the loop for a weighted layer it doe
   x.dispose();
   model.dispose();
 });
+
+Deno.test("perExampleSqNorms() handles a convolution with one output position", async () => {
+  // The patch covers part of the input only: ||a_i||^2 ||delta_i||^2 would
+  // count the rest.
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [3, 3, 2],
+        filters: 2,
+        kernelSize: 2,
+        strides: 2,
+      }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 3 }),
+    ],
+  });
+  const x = tinyImages(4, [3, 3, 2], 9);
+  await assertMatchesLoop(model, x, labelSets(2, 4, 3), "all");
+  x.dispose();
+  model.dispose();
+});
