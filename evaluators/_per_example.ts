@@ -561,8 +561,9 @@ function opSqNorms(
   if (op.kind === "norm") {
     const { mean, inv } = constants.get(op)!;
     if (op.countGamma) {
-      const xhat = tf.mul(tf.sub(a, mean), inv);
-      terms.push(rowSq(sumOverPositions(tf.mul(xhat, d), op.axis)));
+      // sum_p xhat_p delta_p, with xhat = (a - mean) * inv per channel.
+      const centred = sumOverPositions(tf.mul(tf.sub(a, mean), d), op.axis);
+      terms.push(rowSq(tf.mul(centred, tf.reshape(inv, [1, -1]))));
     }
     if (op.countBeta) terms.push(rowSq(sumOverPositions(d, op.axis)));
   } else {
