@@ -10,11 +10,14 @@
  * zero tensors added to each weighted layer's pre-activation. That gives
  * each row's output gradients Delta_i, which with the layer's input A_i
  * make its per-example gradients. Kernel: A_i^T Delta_i, with the input
- * patches (im2col) as A_i for a convolution; its squared norm is
- * ||a_i||^2 ||delta_i||^2 at a single position. Bias and beta: Delta_i
- * summed over positions. Gamma: xhat_i * Delta_i summed over positions,
- * xhat = (x - mean) / sqrt(var + epsilon) from the running statistics.
- * Other layers run through their own apply. Otherwise, a loop with one
+ * patches (im2col) as A_i for a convolution; for a dense layer at a single
+ * position, its squared norm is ||a_i||^2 ||delta_i||^2. Bias and beta:
+ * Delta_i summed over positions. Gamma: xhat_i * Delta_i summed over
+ * positions, xhat = (x - mean) / sqrt(var + epsilon) from the running
+ * statistics. Other layers run through their own apply. A pass holds
+ * several label sets of the same examples; as the probes are zero, the
+ * copies agree at every layer, so the dense, conv and batch-norm maps run
+ * on one copy (their gradients on all rows). Otherwise, a loop with one
  * backward pass per example and label.
  * Goodfellow 2015, arXiv 1510.01799; Rochette et al. 2019, arXiv 1912.06015.
  *
@@ -115,7 +118,9 @@ export async function perExampleSqNorms(
 
 /** Options for {@linkcode perExampleSqNorms}. */
 export interface PerExampleOptions {
+  /** The chosen variables. */
   params: tf.Variable[];
+  /** Batch statistics in batch norm, dropout on. */
   training: boolean;
   /** "loop" forces the loop. */
   method?: "loop";
@@ -340,6 +345,12 @@ async function batchedNorms(
 ): Promise<Float64Array> {
   const n = x.shape[0];
   const sets = labels.length / n;
+  if (!Number.isInteger(sets)) {
+    throw new RangeError(
+      `Cannot compute per-example norms: ${labels.length} labels are not ` +
+        `whole sets for ${n} examples; give n labels per set`,
+    );
+  }
   const group = Math.max(1, Math.floor(options.budget / floatsPerRow(plan)));
   // Each pass: `setsPerPass` label sets of the same `examples` examples,
   // set after set, so that its rows repeat one block of examples.
@@ -428,7 +439,7 @@ function rowNorms(
 ): tf.Tensor {
   const { training, constants } = options;
   // The probes are zero, so without dropout every copy holds the same
-  // values at every layer, and a kernel's product runs on one copy.
+  // values at every layer, and the weighted maps run on one copy.
   const copies = training ? 1 : options.copies;
   const rows = xs.shape[0];
   const weighted = plan.nodes.filter((node) => node.probed);
