@@ -146,6 +146,8 @@ function batchedPlan(
     const outShape = t.shape.slice(1);
     if (outShape.some((d) => d === null)) return;
     const layer = t.sourceLayer;
+    // Masks are not passed between layers here.
+    if (makesMask(layer)) return;
     const mine = variablesOf(layer).filter((v) => chosen.has(v));
     const op = t.inputs.length === 1
       ? weightOp(layer, t.inputs[0].shape.length, chosen)
@@ -199,6 +201,14 @@ function topologicalOrder(
     return true;
   };
   return visit(output) ? order : undefined;
+}
+
+/** Whether `layer` starts a mask (Masking, Embedding with maskZero). */
+function makesMask(layer: Layer): boolean {
+  const name = layer.getClassName();
+  if (name === "Masking") return true;
+  return name === "Embedding" &&
+    (layer.getConfig() as { maskZero?: boolean }).maskZero === true;
 }
 
 /** Whether a batch-norm layer runs anywhere in `layer`, nested models too. */

@@ -263,6 +263,19 @@ Deno.test("perExampleMethod() falls back to the loop for a weighted layer it doe
   model.dispose();
 });
 
+Deno.test("perExampleMethod() falls back to the loop when a layer makes a mask", () => {
+  // The batched pass calls each layer on its own and passes no masks.
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.masking({ inputShape: [4, 3] }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 3 }),
+    ],
+  });
+  assert.equal(perExampleMethod(model, trainableParams(model), false), "loop");
+  model.dispose();
+});
+
 Deno.test("perExampleSqNorms() handles a convolution with one output position", async () => {
   // The patch covers part of the input only: ||a_i||^2 ||delta_i||^2 would
   // count the rest.
