@@ -43,9 +43,11 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     sys.exit(2)
 
 from torch_models import (  # noqa: E402
+    faster_threads,
     mlp,
     resnet8,
     simple_cnn,
+    thread_counts,
     trainable_weights,
 )
 
@@ -98,24 +100,10 @@ def train_steps(model, x, y, steps):
         optimizer.step()
 
 
-def faster_threads(model, x, y, counts, steps=3):
-    """The thread count of `counts` whose `steps` steps, after one more,
-    take the least time, on a copy of `model`."""
-    times = {}
-    for count in counts:
-        torch.set_num_threads(count)
-        trial = copy.deepcopy(model)
-        train_steps(trial, x, y, 1)
-        start = time.perf_counter()
-        train_steps(trial, x, y, steps)
-        times[count] = time.perf_counter() - start
-    return min(times, key=times.get)
-
-
 def epoch(model, x, y, max_steps, counts):
     """One epoch (or its first max_steps steps); examples per second."""
-    threads = faster_threads(model, x, y, counts)
-    torch.set_num_threads(threads)
+    trial = copy.deepcopy(model)
+    threads = faster_threads(lambda: train_steps(trial, x, y, 1), counts)
     steps_per_epoch = x.shape[0] // BATCH
     steps = min(steps_per_epoch, max_steps or steps_per_epoch)
     start = time.perf_counter()
@@ -136,11 +124,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--mnist-dir", default="")
-    parser.add_argument("--threads", default=f"{os.cpu_count()},1")
+    parser.add_argument("--threads", default=None)
     for net in ("mlp", "cnn", "resnet"):
         parser.add_argument(f"--{net}-steps", type=int, default=None)
     args = parser.parse_args()
-    counts = list(dict.fromkeys(int(t) for t in args.threads.split(",")))
+    counts = thread_counts(args.threads)
     torch.manual_seed(1)
     x, y, source = mnist(args.mnist_dir)
     out = {

@@ -17,7 +17,8 @@
  * `every: k` a step costs on average 1 + (ratio - 1) / k plain steps. The
  * reference is bench/regularizers_reference.py: PyTorch on the CPU, the same
  * nets, the same double-backprop step (sampled labels, whole batch), run
- * right after in the same process tree when python3 has torch.
+ * right after in the same process tree when python3 has torch, each net
+ * with the faster of all CPUs and one thread in a few untimed steps.
  *
  * Run alone: `deno run -A bench/regularizers.ts [--quick]` prints the rows
  * as JSON.
@@ -50,6 +51,8 @@ interface ReferenceNet {
   sgdStepMs: number;
   fisherStepMs: number;
   weights: number;
+  /** Its threads: the faster of `threadCounts` in a few plain steps. */
+  threads: number;
 }
 
 /** The nets, by the keys the reference uses. */
@@ -58,7 +61,8 @@ type Net = "cnn" | "mlp2" | "mlp1" | "resnet";
 /** What bench/regularizers_reference.py prints. */
 interface Reference extends Record<Net, ReferenceNet> {
   torch: string;
-  threads: number;
+  /** The thread counts it chose from, per net. */
+  threadCounts: number[];
 }
 
 /** A net to time: how to build it, its input, and what it is timed with. */
@@ -274,14 +278,15 @@ function rows(
   reference: Reference | string,
 ): BenchRow[] {
   const ref = typeof reference === "string" ? undefined : reference;
-  const refNote = ref
-    ? `PyTorch ${ref.torch}, ${ref.threads} threads`
-    : reference as string;
   const out: BenchRow[] = [];
   for (const [net, spec] of Object.entries(NETS) as [Net, NetSpec][]) {
     const t = times[net].ms;
     const plain = t["plain SGD"];
     const refNet = ref?.[net];
+    const refNote = !ref
+      ? reference as string
+      : `PyTorch ${ref.torch}, ${refNet?.threads} thread(s) (the faster ` +
+        `of ${ref.threadCounts.join(" and ")} in a trial)`;
     const weights = net === "resnet"
       ? weightsNote(times[net].weights, refNet?.weights)
       : "";

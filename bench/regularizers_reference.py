@@ -13,12 +13,14 @@ The Fisher-penalty step is L + alpha * ||grad_theta L_yhat||^2 on the whole
 batch, yhat sampled from the model's softmax (no gradient through the
 draw), differentiated by double backprop, then an SGD update.
 
-Usage: python3 bench/regularizers_reference.py [--quick] [--threads N]
+Each net runs with the faster of the thread counts given (default: all
+CPUs, then one), chosen by a few untimed plain steps with each.
+
+Usage: python3 bench/regularizers_reference.py [--quick] [--threads N[,M]]
 """
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -31,9 +33,11 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     sys.exit(2)
 
 from torch_models import (  # noqa: E402
+    faster_threads,
     mlp,
     resnet8,
     simple_cnn,
+    thread_counts,
     trainable_weights,
 )
 
@@ -86,13 +90,15 @@ def fisher_step(model, x, y):
     return total.item()
 
 
-def time_net(model, shape, repeats):
+def time_net(model, shape, repeats, counts):
     x = torch.randn(BATCH, *shape)
     y = torch.randint(0, 10, (BATCH,))
+    threads = faster_threads(lambda: sgd_step(model, x, y), counts)
     sgd, fisher = paired_ms(
         lambda: sgd_step(model, x, y), lambda: fisher_step(model, x, y), repeats
     )
     return {
+        "threads": threads,
         "sgdStepMs": sgd,
         "fisherStepMs": fisher,
         "weights": trainable_weights(model),
@@ -102,22 +108,22 @@ def time_net(model, shape, repeats):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", default=None)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    counts = thread_counts(args.threads)
     torch.manual_seed(0)
     repeats = 5 if args.quick else 20
     # The ResNet's steps take seconds: as many repeats as fisherlab's.
     resnet_repeats = 3 if args.quick else 7
     print(json.dumps({
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "threadCounts": counts,
         "batch": BATCH,
         "repeats": repeats,
-        "cnn": time_net(simple_cnn(), (1, 28, 28), repeats),
-        "mlp2": time_net(mlp(256, 256), (784,), repeats),
-        "mlp1": time_net(mlp(256), (784,), repeats),
-        "resnet": time_net(resnet8(), (3, 32, 32), resnet_repeats),
+        "cnn": time_net(simple_cnn(), (1, 28, 28), repeats, counts),
+        "mlp2": time_net(mlp(256, 256), (784,), repeats, counts),
+        "mlp1": time_net(mlp(256), (784,), repeats, counts),
+        "resnet": time_net(resnet8(), (3, 32, 32), resnet_repeats, counts),
     }))
 
 

@@ -3,6 +3,7 @@ models/ (SimpleCNN with "same" 3x3 convolutions, MLPs, the ResNet-8 of
 models/resnet.ts) and a median timer, shared by the reference scripts in
 this folder."""
 
+import os
 import statistics
 import time
 
@@ -104,3 +105,26 @@ def resnet8(width=16, classes=10):
 def trainable_weights(model):
     """The number of trainable weights, to compare with fisherlab's."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def thread_counts(text=None):
+    """The thread counts to choose from: "N,M" parsed, by default all CPUs
+    and then one (on a loaded machine one thread can be the faster)."""
+    text = text or f"{os.cpu_count()},1"
+    return list(dict.fromkeys(int(t) for t in text.split(",")))
+
+
+def faster_threads(work, counts, repeats=3):
+    """The thread count of `counts` under which `repeats` calls of `work()`,
+    after one more, take the least time; the count is left set."""
+    times = {}
+    for count in counts:
+        torch.set_num_threads(count)
+        work()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            work()
+        times[count] = time.perf_counter() - start
+    best = min(times, key=times.get)
+    torch.set_num_threads(best)
+    return best
