@@ -4,28 +4,35 @@
  * backprop, several times). tfjs data are immutable and each has its own
  * dataId object, so (dataId, geometry) names the content exactly.
  *
+ * Buffers are recycled: a fresh Float32Array of tens of megabytes costs a
+ * page fault per 4 KiB on its first write, which made gathering into it
+ * several times slower than gathering into a buffer used before.
+ *
  * @module
  */
-
-/** Evicted buffers kept for reuse. */
-const SPARE = 4;
 
 interface Entry {
   dataId: object;
   key: string;
+  /** The whole buffer; `col` is its first `length` floats. */
+  buffer: Float32Array;
   col: Float32Array;
 }
 
-/** A least-recently-used store of column matrices under a byte budget. */
+/**
+ * A least-recently-used store of column matrices, whose kept and spare
+ * buffers together stay under a byte budget.
+ */
 export class ColumnCache {
   #entries: Entry[] = [];
   #spare: Float32Array[] = [];
+  /** Floats held by entries and spare buffers. */
   #floats = 0;
   readonly #budget: number;
   /** How many lookups found their columns. */
   hits = 0;
 
-  /** Keeps at most `budgetBytes` of columns; 0 keeps none. */
+  /** Keeps at most `budgetBytes` of buffers; 0 keeps none. */
   constructor(budgetBytes: number) {
     this.#budget = Math.floor(budgetBytes / 4);
   }
@@ -48,36 +55,55 @@ export class ColumnCache {
   }
 
   /**
-   * A buffer of `length` floats to fill and then {@linkcode put}. Entries
-   * whose data no longer `live` go first, then the oldest as needed to make
-   * room; their buffers are reused when one has this length.
+   * A buffer of `length` floats to fill and then {@linkcode put}; its
+   * contents are undefined. Entries whose data no longer `live` become
+   * spare first; the smallest spare buffer that is long enough is reused;
+   * to make room, spare buffers go first, then the oldest entries.
    */
   allocate(
     length: number,
     live: (dataId: object) => boolean = () => true,
   ): Float32Array {
     for (const entry of this.#entries.filter((e) => !live(e.dataId))) {
-      this.#evict(entry);
+      this.#release(entry);
     }
-    while (this.#floats + length > this.#budget && this.#entries.length) {
-      this.#evict(this.#entries[0]);
+    let best = -1;
+    this.#spare.forEach((b, i) => {
+      if (b.length < length) return;
+      if (best < 0 || b.length < this.#spare[best].length) best = i;
+    });
+    if (best < 0) {
+      this.#makeRoom(length);
+      return new Float32Array(length);
     }
-    const i = this.#spare.findIndex((b) => b.length === length);
-    const col = i >= 0 ? this.#spare.splice(i, 1)[0] : new Float32Array(length);
-    this.#spare.splice(0, this.#spare.length - SPARE);
-    return col;
+    const [buffer] = this.#spare.splice(best, 1);
+    this.#floats -= buffer.length;
+    this.#makeRoom(buffer.length);
+    return buffer.subarray(0, length);
   }
 
-  #evict(entry: Entry): void {
+  /** Frees spare buffers, then the oldest entries, until `floats` fit. */
+  #makeRoom(floats: number): void {
+    while (this.#floats + floats > this.#budget && this.#spare.length) {
+      this.#floats -= this.#spare.shift()!.length;
+    }
+    while (this.#floats + floats > this.#budget && this.#entries.length) {
+      this.#release(this.#entries[0]);
+      this.#floats -= this.#spare.pop()!.length;
+    }
+  }
+
+  /** Moves an entry's buffer to the spares. */
+  #release(entry: Entry): void {
     this.#entries.splice(this.#entries.indexOf(entry), 1);
-    this.#floats -= entry.col.length;
-    this.#spare.push(entry.col);
+    this.#spare.push(entry.buffer);
   }
 
   /** Stores `col`, from {@linkcode allocate}, for (dataId, key). */
   put(dataId: object, key: string, col: Float32Array): void {
-    this.#entries.push({ dataId, key, col });
-    this.#floats += col.length;
+    const buffer = new Float32Array(col.buffer as ArrayBuffer);
+    this.#entries.push({ dataId, key, buffer, col });
+    this.#floats += buffer.length;
   }
 
   /** Drops everything. */

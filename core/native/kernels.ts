@@ -136,8 +136,9 @@ export interface NativeKernelOptions {
   scratchBytes?: number;
   /**
    * Most bytes of im2col matrices kept from a forward convolution for the
-   * filter gradient of the same input to reuse. Default 128 MiB; 0 keeps
-   * none.
+   * filter gradient of the same input to reuse, spare buffers included.
+   * Default 512 MiB, a ResNet-8 step's columns at batch 128 with room to
+   * recycle them; 0 keeps none.
    */
   columnCacheBytes?: number;
   /**
@@ -298,7 +299,7 @@ export function enableNativeKernels(
     blas: blas,
     blasMs: 0,
     scratch: new Scratch(),
-    columns: new ColumnCache(options.columnCacheBytes ?? 128 * 2 ** 20),
+    columns: new ColumnCache(options.columnCacheBytes ?? 512 * 2 ** 20),
     ones: new Float32Array(0),
     minMultiplyAdds: options.minMultiplyAdds ?? 32768,
     scratchFloats: Math.floor((options.scratchBytes ?? 64 * 2 ** 20) / 4),
