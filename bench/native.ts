@@ -6,7 +6,10 @@
  *   on MNIST shapes;
  * - a Fisher-penalty-like step, the gradient of L + alpha ||grad_theta L||^2
  *   by double backprop;
- * - a 1024^3 float32 matrix product, in GFLOP/s.
+ * - a 1024^3 float32 matrix product, in GFLOP/s;
+ * - for each native kernel that calls the BLAS, the share of its time
+ *   spent inside the BLAS during SimpleCNN's SGD and Fisher-penalty steps
+ *   and a ResNet-8 SGD step (the rest is im2col, padding, transposes).
  *
  * Each fisherlab workload runs on the wasm backend twice, without and with
  * the BLAS-backed kernels of core/native; the reference is
@@ -20,6 +23,7 @@
  */
 import { tf } from "../core/tf.ts";
 import { simpleCnn } from "../models/simple_cnn.ts";
+import { resnet } from "../models/resnet.ts";
 import { useBackend } from "../core/backend.ts";
 import {
   crossEntropy,
@@ -79,6 +83,13 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
     ? enableNativeKernels({ blas })
     : { ...nativeKernelsStatus(), reason: found.available ? "" : found.reason };
   const calls = nativeCalls(sgd);
+  const shares = status.enabled
+    ? [
+      ...blasShares(sgd, "SimpleCNN SGD step", repeats),
+      ...blasShares(fisher, "SimpleCNN Fisher-penalty step", 2),
+      ...resnetShares(options.quick ? 1 : 3),
+    ]
+    : [];
   disableNativeKernels();
   tf.dispose([x, y]);
   model.dispose();
@@ -97,7 +108,62 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   return [
     ...rows({ train, curvature, matmul }, reference, status, calls),
     ...kernels,
+    ...shares,
   ];
+}
+
+/**
+ * For each native kernel that calls the BLAS, the share of its time spent
+ * inside the BLAS over `repeats` runs of `step` (after one untimed run):
+ * how close the kernel comes to the BLAS it calls. The rest is lowering
+ * (im2col, padding, transposes) and bookkeeping.
+ */
+function blasShares(
+  step: () => unknown,
+  label: string,
+  repeats: number,
+): BenchRow[] {
+  step();
+  const before = nativeKernelsStatus().calls;
+  for (let i = 0; i < repeats; i++) step();
+  const after = nativeKernelsStatus().calls;
+  const out: BenchRow[] = [];
+  for (const [name, c] of Object.entries(after)) {
+    const b = before[name as keyof typeof before];
+    const ms = c.ms - (b?.ms ?? 0);
+    const blasMs = c.blasMs - (b?.blasMs ?? 0);
+    // Kernels under a millisecond per step matter little and time noisily.
+    if (blasMs <= 0 || ms < repeats) continue;
+    const calls = (c.native - (b?.native ?? 0)) / repeats;
+    out.push({
+      group: "kernels",
+      workload: `${name}: time inside the BLAS, ${label}, batch ${BATCH}`,
+      unit: "% of kernel",
+      fisherlab: 100 * blasMs / ms,
+      note: `${calls} call(s) per step, ${(ms / repeats).toFixed(1)} ms ` +
+        "per step in all; 100% would be the bare sgemm",
+    });
+  }
+  return out;
+}
+
+/** {@linkcode blasShares} of a ResNet-8 SGD step on CIFAR shapes. */
+function resnetShares(repeats: number): BenchRow[] {
+  const model = resnet();
+  const params = trainableParams(model);
+  const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 3);
+  const y = tf.randomUniform([BATCH], 0, 10, "int32", 4);
+  const loss = () => crossEntropy(forward(model, x, true), y) as tf.Scalar;
+  try {
+    return blasShares(
+      () => step(params, () => valueAndGrads(loss, params)),
+      "ResNet-8 SGD step",
+      repeats,
+    );
+  } finally {
+    tf.dispose([x, y]);
+    model.dispose();
+  }
 }
 
 /** The SimpleCNN step's heaviest kernels, each timed alone, both ways. */
