@@ -56,6 +56,7 @@
  */
 import { tf } from "../tf.ts";
 import { type Blas, type BlasResult, loadBlas } from "./blas.ts";
+import { type Dnnl, type DnnlResult, loadDnnl } from "./dnnl.ts";
 import {
   col2im,
   type ConvGeometry,
@@ -146,6 +147,12 @@ export interface NativeKernelOptions {
    * set up, usually one per CPU.
    */
   threads?: number;
+  /**
+   * Which library computes 2-D convolutions: "auto" (default) oneDNN when
+   * it loads (core/native/dnnl.ts), else the BLAS through im2col; "blas"
+   * always the BLAS.
+   */
+  convolutions?: "auto" | "blas";
 }
 
 /**
@@ -173,6 +180,11 @@ export interface NativeKernelsStatus {
   kernels: NativeKernelName[];
   /** The BLAS library in use. */
   blasPath?: string;
+  /**
+   * The library computing convolutions: oneDNN's path and version, or
+   * "BLAS (im2col)" with why oneDNN is not used.
+   */
+  convolutions?: string;
   /** Why nothing was enabled, when nothing was. */
   reason?: string;
   /** Calls per replaced kernel since enabling. */
@@ -183,6 +195,10 @@ export interface NativeKernelsStatus {
 
 interface Context {
   blas: Blas;
+  /** oneDNN, when it computes the convolutions. */
+  dnnl?: Dnnl;
+  /** Why oneDNN is not used, when it is not. */
+  dnnlReason?: string;
   /** Milliseconds spent inside `blas` since enabling. */
   blasMs: number;
   scratch: Scratch;
@@ -248,6 +264,8 @@ const BACKEND = "wasm";
 let active: Context | undefined;
 /** The system BLAS, opened once: opening OpenBLAS starts its threads. */
 let systemBlas: BlasResult | undefined;
+/** oneDNN, opened once. */
+let systemDnnl: DnnlResult | undefined;
 let lastReason: string | undefined;
 
 /**
@@ -307,6 +325,13 @@ export function enableNativeKernels(
     installed: new Map(),
   };
   ctx.blas = timed(blas, ctx);
+  if (options.convolutions === "blas") {
+    ctx.dnnlReason = "not chosen";
+  } else {
+    systemDnnl ??= loadDnnl();
+    if (systemDnnl.available) ctx.dnnl = timedDnnl(systemDnnl.dnnl, ctx);
+    else ctx.dnnlReason = systemDnnl.reason;
+  }
   for (const name of options.kernels ?? NATIVE_KERNELS) install(ctx, name);
   active = ctx;
   lastReason = undefined;
@@ -351,6 +376,9 @@ export function nativeKernelsStatus(): NativeKernelsStatus {
     enabled: true,
     kernels: [...ctx.installed.keys()],
     blasPath: ctx.blas.path,
+    convolutions: ctx.dnnl
+      ? `oneDNN ${ctx.dnnl.version} (${ctx.dnnl.path})`
+      : `BLAS (im2col); oneDNN: ${ctx.dnnlReason}`,
     calls,
     columnHits: ctx.columns.hits,
   };
@@ -407,6 +435,25 @@ function timed(blas: Blas, ctx: Context): Blas {
     threads: () => blas.threads(),
     setThreads: (count) => blas.setThreads(count),
     close: () => blas.close(),
+  };
+}
+
+/** `dnnl` with the time spent in each call added to `ctx.blasMs`. */
+function timedDnnl(dnnl: Dnnl, ctx: Context): Dnnl {
+  const time =
+    <A extends unknown[]>(f: (...args: A) => boolean) => (...args: A) => {
+      const start = performance.now();
+      const done = f(...args);
+      ctx.blasMs += performance.now() - start;
+      return done;
+    };
+  return {
+    path: dnnl.path,
+    version: dnnl.version,
+    forward: time((g, x, w, y, bias) => dnnl.forward(g, x, w, y, bias)),
+    backwardData: time((g, dy, w, dx) => dnnl.backwardData(g, dy, w, dx)),
+    backwardWeights: time((g, x, dy, dw) => dnnl.backwardWeights(g, x, dy, dw)),
+    close: () => dnnl.close(),
   };
 }
 
@@ -670,6 +717,8 @@ function convForward(
   const xv = heapView(backend, x);
   const fv = heapView(backend, filter);
   const yv = heapView(backend, out);
+  const biasView = bias ? heapView(backend, bias) : undefined;
+  if (ctx.dnnl?.forward(g, xv, fv, yv, biasView)) return out;
   const pixels = g.outH * g.outW;
   const p = patchSize(g);
   const beta = bias ? 1 : 0;
@@ -715,6 +764,7 @@ function conv2dBackpropInput(
   const dyv = heapView(backend, dy);
   const fv = heapView(backend, filter);
   const dxv = heapView(backend, out);
+  if (ctx.dnnl?.backwardData(g, dyv, fv, dxv)) return out;
   const pixels = g.outH * g.outW;
   const p = patchSize(g);
   if (isPointwise(g)) {
@@ -858,6 +908,7 @@ function conv2dBackpropFilter(
   const xv = heapView(backend, x);
   const dyv = heapView(backend, dy);
   const dwv = heapView(backend, out);
+  if (ctx.dnnl?.backwardWeights(g, xv, dyv, dwv)) return out;
   const pixels = g.outH * g.outW;
   const p = patchSize(g);
   const product = new FilterProduct(ctx, p, g.outC, dwv);

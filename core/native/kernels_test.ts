@@ -3,6 +3,7 @@ import { tf } from "../tf.ts";
 import { useBackend } from "../backend.ts";
 import { hessianVectorProduct, valueAndGrads } from "../functional.ts";
 import { loadBlas } from "./blas.ts";
+import { loadDnnl } from "./dnnl.ts";
 import {
   disableNativeKernels,
   enableNativeKernels,
@@ -14,6 +15,11 @@ import {
 } from "./kernels.ts";
 
 const found = loadBlas();
+const dnnlFound = loadDnnl();
+/** The convolution libraries to check: oneDNN when it loads, and the BLAS. */
+const LIBRARIES: ("auto" | "blas")[] = dnnlFound.available
+  ? ["auto", "blas"]
+  : ["blas"];
 const ignore = !found.available;
 const skipped = found.available ? "" : ` (skipped: ${found.reason})`;
 
@@ -84,6 +90,9 @@ async function checkAgainstCpu(
   const tensors = tf.memory().numTensors;
   const status = enableNativeKernels({ minMultiplyAdds: 0, ...options });
   assert.ok(status.enabled, status.reason);
+  if (options.convolutions === "auto") {
+    assert.match(status.convolutions ?? "", /^oneDNN/, "oneDNN computes");
+  }
   try {
     const actual = await runAll("wasm", cases);
     cases.forEach((c, i) => assertClose(actual[i], expected[i], c.label));
@@ -163,7 +172,9 @@ Deno.test({
       label: label("Conv2D", g),
     }));
     assert.ok(cases.length > 80);
-    await checkAgainstCpu(cases);
+    for (const convolutions of LIBRARIES) {
+      await checkAgainstCpu(cases, 0, { convolutions });
+    }
   },
 });
 
@@ -200,7 +211,9 @@ Deno.test({
       attrs: { ...cases[0].attrs, activation: "prelu" },
       label: "FusedConv2D with prelu falls back",
     };
-    await checkAgainstCpu([...cases, prelu], 1);
+    for (const convolutions of LIBRARIES) {
+      await checkAgainstCpu([...cases, prelu], 1, { convolutions });
+    }
   },
 });
 
@@ -224,7 +237,9 @@ Deno.test({
         label: label("Conv2DBackpropInput", g),
       };
     });
-    await checkAgainstCpu(cases);
+    for (const convolutions of LIBRARIES) {
+      await checkAgainstCpu(cases, 0, { convolutions });
+    }
   },
 });
 
@@ -248,7 +263,9 @@ Deno.test({
         label: label("Conv2DBackpropFilter", g),
       };
     });
-    await checkAgainstCpu(cases);
+    for (const convolutions of LIBRARIES) {
+      await checkAgainstCpu(cases, 0, { convolutions });
+    }
   },
 });
 
@@ -286,7 +303,9 @@ Deno.test({
         }
       }
     }
-    await checkAgainstCpu(cases);
+    for (const convolutions of LIBRARIES) {
+      await checkAgainstCpu(cases, 0, { convolutions });
+    }
   },
 });
 
@@ -311,7 +330,9 @@ Deno.test({
         }
       }
     }
-    await checkAgainstCpu(cases);
+    for (const convolutions of LIBRARIES) {
+      await checkAgainstCpu(cases, 0, { convolutions });
+    }
   },
 });
 
@@ -510,6 +531,7 @@ Deno.test({
     await checkAgainstCpu(cases, 0, {
       scratchBytes: 8192,
       columnCacheBytes: 0,
+      convolutions: "blas",
     });
   },
 });
@@ -531,10 +553,14 @@ function netFixture() {
   return { x, w, loss };
 }
 
-async function gradientsOn(backend: string, native: boolean) {
+async function gradientsOn(
+  backend: string,
+  native: boolean,
+  convolutions: "auto" | "blas" = "auto",
+) {
   await tf.setBackend(backend);
   const { x, w, loss } = netFixture();
-  if (native) enableNativeKernels({ minMultiplyAdds: 0 });
+  if (native) enableNativeKernels({ minMultiplyAdds: 0, convolutions });
   const tensors = tf.memory().numTensors;
   const dataIds = tf.backend().numDataIds();
   const grads = tf.tidy(() => {
@@ -568,15 +594,28 @@ Deno.test({
     const saved = seed;
     const expected = await gradientsOn("cpu", false);
     seed = saved;
-    const actual = await gradientsOn("wasm", true);
-    assert.equal(actual.leaked, 0);
-    assert.equal(actual.leakedData, 0);
-    for (const k of ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"]) {
-      const calls = actual.calls[k as NativeKernelName];
-      assert.ok(calls && calls.native > 0, `${k} ran natively`);
+    for (const convolutions of LIBRARIES) {
+      seed = saved;
+      const actual = await gradientsOn("wasm", true, convolutions);
+      assert.equal(actual.leaked, 0);
+      assert.equal(actual.leakedData, 0);
+      for (
+        const k of ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"]
+      ) {
+        const calls = actual.calls[k as NativeKernelName];
+        assert.ok(calls && calls.native > 0, `${k} ran natively`);
+      }
+      if (convolutions === "blas") {
+        assert.equal(
+          actual.firstOrderHits,
+          2,
+          "filter gradients reused im2col",
+        );
+      }
+      actual.grads.forEach((g, i) =>
+        assertClose(g, expected.grads[i], `${convolutions}: d${i}`)
+      );
     }
-    assert.equal(actual.firstOrderHits, 2, "filter gradients reused im2col");
-    actual.grads.forEach((g, i) => assertClose(g, expected.grads[i], `d${i}`));
   },
 });
 

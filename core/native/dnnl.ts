@@ -1,0 +1,656 @@
+/**
+ * 2-D convolutions through oneDNN (libdnnl, version 2), called with Deno's
+ * FFI: the forward pass and both gradients of an NHWC convolution with an
+ * HWIO filter, on float32 arrays (the wasm backend's memory included).
+ *
+ * oneDNN computes them with direct, vectorized kernels; the BLAS path of
+ * the native pack lowers them to im2col and one sgemm, which writes a copy
+ * of the input per filter tap and runs slowly when a layer has few
+ * channels (on a ResNet's 16-channel layers, a tenth of the speed). It is
+ * the library Debian's PyTorch computes its convolutions with
+ * (`apt-get install libdnnl2`).
+ *
+ * Activations stay in fisherlab's NHWC layout; only the filter is
+ * reordered to the layout oneDNN picks for it, each call (filters are
+ * small). Primitives are built once per geometry and kept.
+ *
+ * @module
+ */
+import type { ConvGeometry } from "./_im2col.ts";
+
+const SYMBOLS = {
+  dnnl_version: { parameters: [], result: "pointer" },
+  dnnl_engine_create: { parameters: ["buffer", "i32", "usize"], result: "i32" },
+  dnnl_engine_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_stream_create: {
+    parameters: ["buffer", "pointer", "u32"],
+    result: "i32",
+  },
+  dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
+  dnnl_memory_desc_init_by_strides: {
+    parameters: ["buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+  },
+  dnnl_memory_desc_init_by_tag: {
+    parameters: ["buffer", "i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
+  dnnl_convolution_forward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "pointer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_convolution_backward_data_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_convolution_backward_weights_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "buffer",
+      "buffer",
+      "pointer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_primitive_desc_create: {
+    parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
+  dnnl_primitive_desc_query_md: {
+    parameters: ["pointer", "i32", "i32"],
+    result: "pointer",
+  },
+  dnnl_reorder_primitive_desc_create: {
+    parameters: [
+      "buffer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
+  dnnl_memory_desc_get_size: { parameters: ["pointer"], result: "usize" },
+  dnnl_memory_create: {
+    parameters: ["buffer", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  dnnl_memory_set_data_handle: {
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+  },
+  dnnl_primitive_execute: {
+    parameters: ["pointer", "pointer", "i32", "buffer"],
+    result: "i32",
+  },
+} as const;
+
+type Library = Deno.DynamicLibrary<typeof SYMBOLS>;
+type Pointer = Deno.PointerValue;
+
+// Values and sizes from oneDNN 2.x's dnnl_types.h.
+const MEMORY_DESC_BYTES = 696;
+const OP_DESC_BYTES = 5976;
+const F32 = 3;
+const CPU = 1;
+const IN_ORDER = 1;
+const TAG_ANY = 1;
+const FORWARD_TRAINING = 64;
+const CONVOLUTION_DIRECT = 1;
+const ARG = {
+  src: 1,
+  dst: 17,
+  weights: 33,
+  bias: 41,
+  diffSrc: 129,
+  diffDst: 145,
+  diffWeights: 161,
+  from: 1,
+  to: 17,
+} as const;
+const QUERY = { weightsMd: 131, diffWeightsMd: 132 } as const;
+
+/** A loaded oneDNN. */
+export interface Dnnl {
+  /** The file that was opened and its version, e.g. "2.6.3". */
+  path: string;
+  version: string;
+  /**
+   * y = conv(x, w) (+ bias), NHWC input and output, HWIO filter; false
+   * when oneDNN has no primitive for this geometry.
+   */
+  forward(
+    g: ConvGeometry,
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+    bias?: Float32Array,
+  ): boolean;
+  /** dx of the convolution from dy and w; false as for `forward`. */
+  backwardData(
+    g: ConvGeometry,
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+  ): boolean;
+  /** dW (HWIO) of the convolution from x and dy; false as for `forward`. */
+  backwardWeights(
+    g: ConvGeometry,
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+  ): boolean;
+  /** Frees the primitives and closes the library. */
+  close(): void;
+}
+
+/** The outcome of {@linkcode loadDnnl}: a library, or why there is none. */
+export type DnnlResult =
+  | { available: true; dnnl: Dnnl }
+  | { available: false; reason: string };
+
+/**
+ * Opens oneDNN: the `FISHERLAB_DNNL` environment variable if set, then
+ * libdnnl.so.2 (Linux) and libdnnl.2.dylib (macOS). Only version 2 is
+ * used: the FFI signatures and struct sizes here are that version's.
+ *
+ * @example
+ * ```ts
+ * import { loadDnnl } from "./dnnl.ts";
+ * const found = loadDnnl();
+ * console.assert(found.available || found.reason.length > 0);
+ * if (found.available) found.dnnl.close();
+ * ```
+ */
+export function loadDnnl(): DnnlResult {
+  const ffi = Deno.permissions.querySync({ name: "ffi" }).state;
+  if (ffi !== "granted") {
+    return {
+      available: false,
+      reason: "Cannot load oneDNN: FFI is not permitted; run Deno with " +
+        "--allow-ffi (included in -A)",
+    };
+  }
+  const env = Deno.permissions.querySync({
+      name: "env",
+      variable: "FISHERLAB_DNNL",
+    }).state === "granted"
+    ? Deno.env.get("FISHERLAB_DNNL")
+    : undefined;
+  const paths = env ? [env] : ["libdnnl.so.2", "libdnnl.2.dylib"];
+  const failures: string[] = [];
+  for (const path of paths) {
+    let lib: Library;
+    try {
+      lib = Deno.dlopen(path, SYMBOLS);
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      failures.push(`"${path}" (${text.split("\n")[0]})`);
+      continue;
+    }
+    const version = readVersion(lib);
+    if (!version.startsWith("2.")) {
+      lib.close();
+      failures.push(`"${path}" (version ${version}, not 2.x)`);
+      continue;
+    }
+    try {
+      return { available: true, dnnl: new DnnlLibrary(path, version, lib) };
+    } catch (error) {
+      lib.close();
+      failures.push(`"${path}" (${(error as Error).message})`);
+    }
+  }
+  return {
+    available: false,
+    reason: "Cannot load oneDNN: " + failures.join("; ") +
+      "; install it (Debian: apt-get install libdnnl2) or set " +
+      "FISHERLAB_DNNL to libdnnl's path",
+  };
+}
+
+function readVersion(lib: Library): string {
+  const p = lib.symbols.dnnl_version();
+  if (!p) return "unknown";
+  // struct { int major, minor, patch; const char *hash; ... }
+  const view = new Deno.UnsafePointerView(p);
+  return `${view.getInt32(0)}.${view.getInt32(4)}.${view.getInt32(8)}`;
+}
+
+/** A primitive with the filter layout it wants. */
+interface Conv {
+  primitive: Pointer;
+  /** Reorders HWIO to the primitive's filter layout, or back. */
+  reorder: Pointer;
+  /** The filter in the primitive's layout. */
+  filter: Float32Array;
+  memories: Record<"a" | "b" | "c" | "user" | "inner", Pointer>;
+}
+
+class DnnlLibrary implements Dnnl {
+  readonly path: string;
+  readonly version: string;
+  #lib: Library;
+  #engine: Pointer;
+  #stream: Pointer;
+  #convs = new Map<string, Conv | null>();
+  #forwardHints = new Map<string, Pointer>();
+
+  constructor(path: string, version: string, lib: Library) {
+    this.path = path;
+    this.version = version;
+    this.#lib = lib;
+    const s = lib.symbols;
+    const engine = new BigUint64Array(1);
+    check(s.dnnl_engine_create(engine, CPU, 0n), "create an engine");
+    this.#engine = Deno.UnsafePointer.create(engine[0]);
+    const stream = new BigUint64Array(1);
+    check(
+      s.dnnl_stream_create(stream, this.#engine, IN_ORDER),
+      "create a stream",
+    );
+    this.#stream = Deno.UnsafePointer.create(stream[0]);
+  }
+
+  forward(
+    g: ConvGeometry,
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+    bias?: Float32Array,
+  ): boolean {
+    const conv = this.#conv("forward", g, !!bias);
+    if (!conv) return false;
+    this.#run(conv.reorder, [[ARG.from, conv.memories.user, w], [
+      ARG.to,
+      conv.memories.inner,
+      conv.filter,
+    ]]);
+    const args: [number, Pointer, Float32Array][] = [
+      [ARG.src, conv.memories.a, x],
+      [ARG.weights, conv.memories.inner, conv.filter],
+      [ARG.dst, conv.memories.c, y],
+    ];
+    if (bias) args.push([ARG.bias, conv.memories.b, bias]);
+    this.#run(conv.primitive, args);
+    return true;
+  }
+
+  backwardData(
+    g: ConvGeometry,
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+  ): boolean {
+    const conv = this.#conv("data", g, false);
+    if (!conv) return false;
+    this.#run(conv.reorder, [[ARG.from, conv.memories.user, w], [
+      ARG.to,
+      conv.memories.inner,
+      conv.filter,
+    ]]);
+    this.#run(conv.primitive, [
+      [ARG.diffDst, conv.memories.c, dy],
+      [ARG.weights, conv.memories.inner, conv.filter],
+      [ARG.diffSrc, conv.memories.a, dx],
+    ]);
+    return true;
+  }
+
+  backwardWeights(
+    g: ConvGeometry,
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+  ): boolean {
+    const conv = this.#conv("weights", g, false);
+    if (!conv) return false;
+    this.#run(conv.primitive, [
+      [ARG.src, conv.memories.a, x],
+      [ARG.diffDst, conv.memories.c, dy],
+      [ARG.diffWeights, conv.memories.inner, conv.filter],
+    ]);
+    this.#run(conv.reorder, [[ARG.from, conv.memories.inner, conv.filter], [
+      ARG.to,
+      conv.memories.user,
+      dw,
+    ]]);
+    return true;
+  }
+
+  close(): void {
+    this.#convs.clear();
+    this.#forwardHints.clear();
+    this.#lib.symbols.dnnl_engine_destroy(this.#engine);
+    this.#lib.close();
+  }
+
+  /** Points each memory at its array (the arrays move as wasm grows). */
+  #run(primitive: Pointer, args: [number, Pointer, Float32Array][]): void {
+    const s = this.#lib.symbols;
+    const packed = new BigUint64Array(args.length * 2);
+    args.forEach(([arg, memory, data], i) => {
+      check(
+        s.dnnl_memory_set_data_handle(memory, Deno.UnsafePointer.of(data)),
+        "point a memory at its data",
+      );
+      packed[2 * i] = BigInt(arg);
+      packed[2 * i + 1] = BigInt(Deno.UnsafePointer.value(memory));
+    });
+    check(
+      s.dnnl_primitive_execute(primitive, this.#stream, args.length, packed),
+      "run a primitive",
+    );
+    check(s.dnnl_stream_wait(this.#stream), "wait for a primitive");
+  }
+
+  #conv(
+    kind: "forward" | "data" | "weights",
+    g: ConvGeometry,
+    bias: boolean,
+  ): Conv | null {
+    const key = `${kind}/${bias}/${geometryKey(g)}`;
+    let conv = this.#convs.get(key);
+    if (conv === undefined) {
+      try {
+        conv = this.#build(kind, g, bias);
+      } catch {
+        conv = null;
+      }
+      this.#convs.set(key, conv);
+    }
+    return conv;
+  }
+
+  #build(
+    kind: "forward" | "data" | "weights",
+    g: ConvGeometry,
+    bias: boolean,
+  ): Conv {
+    const s = this.#lib.symbols;
+    const d = descriptors(s, g);
+    const op = new Uint8Array(OP_DESC_BYTES);
+    const anyFilter = describe(
+      s,
+      [g.outC, g.inC, g.kH, g.kW],
+      undefined,
+    );
+    const biasMd = describe(s, [g.outC], [1]);
+    if (kind === "forward") {
+      check(
+        s.dnnl_convolution_forward_desc_init(
+          op,
+          FORWARD_TRAINING,
+          CONVOLUTION_DIRECT,
+          d.input,
+          anyFilter,
+          bias ? Deno.UnsafePointer.of(biasMd) : null,
+          d.output,
+          d.strides,
+          d.padL,
+          d.padR,
+        ),
+        "describe a convolution",
+      );
+    } else if (kind === "data") {
+      check(
+        s.dnnl_convolution_backward_data_desc_init(
+          op,
+          CONVOLUTION_DIRECT,
+          d.input,
+          anyFilter,
+          d.output,
+          d.strides,
+          d.padL,
+          d.padR,
+        ),
+        "describe a convolution's input gradient",
+      );
+    } else {
+      check(
+        s.dnnl_convolution_backward_weights_desc_init(
+          op,
+          CONVOLUTION_DIRECT,
+          d.input,
+          anyFilter,
+          null,
+          d.output,
+          d.strides,
+          d.padL,
+          d.padR,
+        ),
+        "describe a convolution's filter gradient",
+      );
+    }
+    const hint = kind === "forward" ? null : this.#forwardHint(g, d);
+    const pd = out();
+    check(
+      s.dnnl_primitive_desc_create(pd, op, null, this.#engine, hint),
+      "choose a convolution",
+    );
+    const pdPointer = Deno.UnsafePointer.create(pd[0]);
+    const primitive = out();
+    check(s.dnnl_primitive_create(primitive, pdPointer), "build a primitive");
+    const innerMd = s.dnnl_primitive_desc_query_md(
+      pdPointer,
+      kind === "weights" ? QUERY.diffWeightsMd : QUERY.weightsMd,
+      0,
+    );
+    const reorderPd = out();
+    check(
+      kind === "weights"
+        ? s.dnnl_reorder_primitive_desc_create(
+          reorderPd,
+          innerMd,
+          this.#engine,
+          Deno.UnsafePointer.of(d.filter),
+          this.#engine,
+          null,
+        )
+        : s.dnnl_reorder_primitive_desc_create(
+          reorderPd,
+          Deno.UnsafePointer.of(d.filter),
+          this.#engine,
+          innerMd,
+          this.#engine,
+          null,
+        ),
+      "reorder a filter",
+    );
+    const reorder = out();
+    check(
+      s.dnnl_primitive_create(reorder, Deno.UnsafePointer.create(reorderPd[0])),
+      "build a reorder",
+    );
+    const bytes = Number(s.dnnl_memory_desc_get_size(innerMd));
+    const memory = (md: Pointer) => {
+      const m = out();
+      check(
+        s.dnnl_memory_create(m, md, this.#engine, null),
+        "create a memory",
+      );
+      return Deno.UnsafePointer.create(m[0]);
+    };
+    const of = (md: Uint8Array) => memory(Deno.UnsafePointer.of(md));
+    return {
+      primitive: Deno.UnsafePointer.create(primitive[0]),
+      reorder: Deno.UnsafePointer.create(reorder[0]),
+      filter: new Float32Array(Math.ceil(bytes / 4)),
+      memories: {
+        a: of(d.input),
+        b: of(biasMd),
+        c: of(d.output),
+        user: of(d.filter),
+        inner: memory(innerMd),
+      },
+    };
+  }
+
+  /** The forward primitive descriptor the backward ones are chosen by. */
+  #forwardHint(g: ConvGeometry, d: Descriptors): Pointer {
+    const key = geometryKey(g);
+    const known = this.#forwardHints.get(key);
+    if (known) return known;
+    const s = this.#lib.symbols;
+    const op = new Uint8Array(OP_DESC_BYTES);
+    check(
+      s.dnnl_convolution_forward_desc_init(
+        op,
+        FORWARD_TRAINING,
+        CONVOLUTION_DIRECT,
+        d.input,
+        describe(s, [g.outC, g.inC, g.kH, g.kW], undefined),
+        null,
+        d.output,
+        d.strides,
+        d.padL,
+        d.padR,
+      ),
+      "describe a convolution",
+    );
+    const pd = out();
+    check(
+      s.dnnl_primitive_desc_create(pd, op, null, this.#engine, null),
+      "choose a convolution",
+    );
+    const pointer = Deno.UnsafePointer.create(pd[0]);
+    this.#forwardHints.set(key, pointer);
+    return pointer;
+  }
+}
+
+interface Descriptors {
+  input: Uint8Array;
+  output: Uint8Array;
+  filter: Uint8Array;
+  strides: BigInt64Array;
+  padL: BigInt64Array;
+  padR: BigInt64Array;
+}
+
+/**
+ * oneDNN's logical dims are (N, C, H, W) and (O, I, KH, KW); strides give
+ * fisherlab's NHWC activations and HWIO filters.
+ */
+function descriptors(s: Library["symbols"], g: ConvGeometry): Descriptors {
+  if (g.dilationH !== 1 || g.dilationW !== 1) {
+    throw new Error("dilated convolutions take the BLAS path");
+  }
+  const input = describe(s, [g.batch, g.inC, g.inH, g.inW], [
+    g.inH * g.inW * g.inC,
+    1,
+    g.inW * g.inC,
+    g.inC,
+  ]);
+  const output = describe(s, [g.batch, g.outC, g.outH, g.outW], [
+    g.outH * g.outW * g.outC,
+    1,
+    g.outW * g.outC,
+    g.outC,
+  ]);
+  const filter = describe(s, [g.outC, g.inC, g.kH, g.kW], [
+    1,
+    g.outC,
+    g.kW * g.inC * g.outC,
+    g.inC * g.outC,
+  ]);
+  const bottom = (g.outH - 1) * g.strideH + g.kH - g.inH - g.padTop;
+  const right = (g.outW - 1) * g.strideW + g.kW - g.inW - g.padLeft;
+  return {
+    input,
+    output,
+    filter,
+    strides: dims(g.strideH, g.strideW),
+    padL: dims(g.padTop, g.padLeft),
+    padR: dims(bottom, right),
+  };
+}
+
+/** A memory descriptor: by strides, or any layout when strides is absent. */
+function describe(
+  s: Library["symbols"],
+  shape: number[],
+  strides: number[] | undefined,
+): Uint8Array {
+  const md = new Uint8Array(MEMORY_DESC_BYTES);
+  check(
+    strides
+      ? s.dnnl_memory_desc_init_by_strides(
+        md,
+        shape.length,
+        dims(...shape),
+        F32,
+        dims(...strides),
+      )
+      : s.dnnl_memory_desc_init_by_tag(
+        md,
+        shape.length,
+        dims(...shape),
+        F32,
+        TAG_ANY,
+      ),
+    "describe a memory",
+  );
+  return md;
+}
+
+function geometryKey(g: ConvGeometry): string {
+  return [
+    g.batch,
+    g.inH,
+    g.inW,
+    g.inC,
+    g.outH,
+    g.outW,
+    g.outC,
+    g.kH,
+    g.kW,
+    g.strideH,
+    g.strideW,
+    g.dilationH,
+    g.dilationW,
+    g.padTop,
+    g.padLeft,
+  ].join();
+}
+
+function dims(...values: number[]): BigInt64Array {
+  return new BigInt64Array(values.map(BigInt));
+}
+
+function out(): BigUint64Array {
+  return new BigUint64Array(1);
+}
+
+function check(status: number, what: string): void {
+  if (status !== 0) {
+    throw new Error(`oneDNN could not ${what} (status ${status})`);
+  }
+}
