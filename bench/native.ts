@@ -7,9 +7,10 @@
  * - a Fisher-penalty-like step, the gradient of L + alpha ||grad_theta L||^2
  *   by double backprop;
  * - a 1024^3 float32 matrix product, in GFLOP/s;
- * - for each native kernel that calls the BLAS, the share of its time
- *   spent inside the BLAS during SimpleCNN's SGD and Fisher-penalty steps
- *   and a ResNet-8 SGD step (the rest is im2col, padding, transposes).
+ * - for each native kernel that calls the BLAS or oneDNN, the share of its
+ *   time spent inside that library during SimpleCNN's SGD and
+ *   Fisher-penalty steps and a ResNet-8 SGD step (the rest is im2col,
+ *   padding, transposes).
  *
  * Each fisherlab workload runs on the wasm backend twice, without and with
  * the BLAS-backed kernels of core/native; the reference is
@@ -113,10 +114,10 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
 }
 
 /**
- * For each native kernel that calls the BLAS, the share of its time spent
- * inside the BLAS over `repeats` runs of `step` (after one untimed run):
- * how close the kernel comes to the BLAS it calls. The rest is lowering
- * (im2col, padding, transposes) and bookkeeping.
+ * For each native kernel that calls the BLAS or oneDNN, the share of its
+ * time spent inside that library over `repeats` runs of `step` (after one
+ * untimed run): how close the kernel comes to the library it calls. The
+ * rest is lowering (im2col, padding, transposes) and bookkeeping.
  */
 function blasShares(
   step: () => unknown,
@@ -137,11 +138,12 @@ function blasShares(
     const calls = (c.native - (b?.native ?? 0)) / repeats;
     out.push({
       group: "kernels",
-      workload: `${name}: time inside the BLAS, ${label}, batch ${BATCH}`,
+      workload: `${name}: time inside BLAS or oneDNN, ${label}, ` +
+        `batch ${BATCH}`,
       unit: "% of kernel",
       fisherlab: 100 * blasMs / ms,
       note: `${calls} call(s) per step, ${(ms / repeats).toFixed(1)} ms ` +
-        "per step in all; 100% would be the bare sgemm",
+        "per step in all; 100% would be the bare library call",
     });
   }
   return out;
@@ -351,7 +353,8 @@ function rows(
   const ratio = (a: number, b: number) =>
     Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-";
   const nativeNote = status.enabled
-    ? `BLAS ${status.blasPath}; native/all kernel calls per step: ${calls}`
+    ? `BLAS ${status.blasPath}; convolutions: ${status.convolutions}; ` +
+      `native/all kernel calls per step: ${calls}`
     : `native kernels unavailable: ${status.reason}`;
   const train = `SimpleCNN SGD step, batch ${BATCH}`;
   const fisher = `Fisher-penalty step (double backprop), batch ${BATCH}`;

@@ -165,9 +165,10 @@ export interface KernelCalls {
   /** Milliseconds spent in the native calls, all of their work. */
   ms: number;
   /**
-   * Of those, milliseconds inside the BLAS (sgemm, sgemv). `blasMs / ms`
-   * is the share of a kernel's time its products take: the rest is
-   * lowering (im2col, col2im, transposes) and bookkeeping.
+   * Of those, milliseconds inside the native libraries (the BLAS's sgemm
+   * and sgemv, oneDNN's convolutions). `blasMs / ms` is the share of a
+   * kernel's time the library takes: the rest is lowering (im2col,
+   * col2im, transposes) and bookkeeping.
    */
   blasMs: number;
 }
