@@ -16,7 +16,7 @@ import {
   conv2dBackpropFilter,
   type Conv2DBackpropFilterAttrs,
 } from "./conv2d_backprop_filter.ts";
-import { maxPoolGrad, pickAtMaxima } from "./max_pool_grad.ts";
+import { maxPoolGrad, pickKernelConfig } from "./max_pool_grad.ts";
 import { PICK_AT_ARGMAX } from "./gradients.ts";
 
 const CPU = "cpu";
@@ -46,17 +46,7 @@ function filterKernel(stock: tf.KernelConfig): tf.KernelConfig {
 
 /** fisherlab's own kernel behind `pickAtArgmax` (gradients.ts). */
 function pickKernel(): Marked {
-  return mark({
-    kernelName: PICK_AT_ARGMAX,
-    backendName: CPU,
-    kernelFunc: ({ inputs, backend, attrs }) =>
-      pickAtMaxima(
-        backend as tf.KernelBackend,
-        inputs.x as Info,
-        inputs.u as Info,
-        attrs as unknown as PoolAttrs,
-      ),
-  });
+  return mark(pickKernelConfig(PICK_AT_ARGMAX, CPU));
 }
 
 function maxPoolGradKernel(stock: tf.KernelConfig): tf.KernelConfig {

@@ -210,3 +210,24 @@ function tapMaxima(xs: Float32Array, at: Int32Array, info: Geometry): void {
     }
   }
 }
+
+/**
+ * The kernel config of `FisherlabPickAtArgmax` (see gradients.ts) for
+ * `backendName`, wasm or cpu.
+ */
+export function pickKernelConfig(
+  kernelName: string,
+  backendName: string,
+): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      pickAtMaxima(
+        backend as tf.KernelBackend,
+        inputs.x as Info,
+        inputs.u as Info,
+        attrs as unknown as PoolAttrs,
+      ),
+  };
+}

@@ -21,7 +21,7 @@ import {
   conv2dBackpropInput,
   type Conv2DBackpropInputAttrs,
 } from "./conv2d_backprop_input.ts";
-import { maxPoolGrad, pickAtMaxima } from "./max_pool_grad.ts";
+import { maxPoolGrad, pickKernelConfig } from "./max_pool_grad.ts";
 import { PICK_AT_ARGMAX } from "./gradients.ts";
 import { isOurs, mark, type Marked, replaceKernel } from "./_registry.ts";
 import {
@@ -108,17 +108,7 @@ function inputKernel(stock: tf.KernelConfig): Marked {
 
 /** fisherlab's own kernel behind `pickAtArgmax` (gradients.ts). */
 function pickKernel(): Marked {
-  return mark({
-    kernelName: PICK_AT_ARGMAX,
-    backendName: WASM,
-    kernelFunc: ({ inputs, backend, attrs }) =>
-      pickAtMaxima(
-        backend as tf.KernelBackend,
-        inputs.x as Info,
-        inputs.u as Info,
-        attrs as unknown as PoolAttrs,
-      ),
-  });
+  return mark(pickKernelConfig(PICK_AT_ARGMAX, WASM));
 }
 
 function maxPoolGradKernel(stock: tf.KernelConfig): Marked {

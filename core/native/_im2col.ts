@@ -56,6 +56,27 @@ export function convGeometry(
   };
 }
 
+/** A string naming every size of `g`, for caches keyed by geometry. */
+export function geometryKey(g: ConvGeometry): string {
+  return [
+    g.batch,
+    g.inH,
+    g.inW,
+    g.inC,
+    g.outH,
+    g.outW,
+    g.outC,
+    g.kH,
+    g.kW,
+    g.strideH,
+    g.strideW,
+    g.dilationH,
+    g.dilationW,
+    g.padTop,
+    g.padLeft,
+  ].join();
+}
+
 /** Length of one row of the column matrix: kh * kw * inC. */
 export function patchSize(g: ConvGeometry): number {
   return g.kH * g.kW * g.inC;

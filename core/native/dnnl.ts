@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { ConvGeometry } from "./_im2col.ts";
+import { type ConvGeometry, geometryKey } from "./_im2col.ts";
 
 const SYMBOLS = {
   dnnl_version: { parameters: [], result: "pointer" },
@@ -619,26 +619,6 @@ function describe(
     "describe a memory",
   );
   return md;
-}
-
-function geometryKey(g: ConvGeometry): string {
-  return [
-    g.batch,
-    g.inH,
-    g.inW,
-    g.inC,
-    g.outH,
-    g.outW,
-    g.outC,
-    g.kH,
-    g.kW,
-    g.strideH,
-    g.strideW,
-    g.dilationH,
-    g.dilationW,
-    g.padTop,
-    g.padLeft,
-  ].join();
 }
 
 function dims(...values: number[]): BigInt64Array {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { convGeometry } from "./_im2col.ts";
 import { loadDnnl } from "./dnnl.ts";
-import { normals } from "../kernels/_test_util.ts";
+import { normals, relErr } from "../kernels/_test_util.ts";
 
 const found = loadDnnl();
 const ignore = !found.available;
@@ -20,16 +20,6 @@ const CASES: [number[], number[], number, Pad][] = [
   [[2, 9, 9, 4], [3, 3, 4, 6], 2, "valid"],
   [[1, 7, 7, 2], [5, 5, 2, 3], 1, 2],
 ];
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 Deno.test({
   name: `oneDNN's convolution and both its gradients match tfjs's cpu ` +

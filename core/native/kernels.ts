@@ -61,6 +61,7 @@ import {
   col2im,
   type ConvGeometry,
   convGeometry,
+  geometryKey,
   im2col,
   isPointwise,
   patchSize,
@@ -642,18 +643,7 @@ function columns(
 ): Float32Array | undefined {
   const length = g.batch * g.outH * g.outW * patchSize(g);
   if (!ctx.columns.fits(length)) return undefined;
-  const key = [
-    g.kH,
-    g.kW,
-    g.strideH,
-    g.strideW,
-    g.dilationH,
-    g.dilationW,
-    g.padTop,
-    g.padLeft,
-    g.outH,
-    g.outW,
-  ].join();
+  const key = geometryKey(g);
   const cached = ctx.columns.get(x.dataId, key);
   if (cached || !keep) return cached;
   const col = ctx.columns.allocate(length, (id) => backend.dataIdMap.has(id));
