@@ -167,7 +167,11 @@ export interface Dnnl {
     dy: Float32Array,
     dw: Float32Array,
   ): boolean;
-  /** Frees the primitives and closes the library. */
+  /**
+   * Forgets the primitives built so far. The library itself stays loaded
+   * for the life of the process: unloading oneDNN while its OpenMP
+   * threads live crashes the process.
+   */
   close(): void;
 }
 
@@ -176,10 +180,14 @@ export type DnnlResult =
   | { available: true; dnnl: Dnnl }
   | { available: false; reason: string };
 
+/** The library, opened once per process (see {@linkcode Dnnl.close}). */
+let opened: DnnlResult | undefined;
+
 /**
- * Opens oneDNN: the `FISHERLAB_DNNL` environment variable if set, then
- * libdnnl.so.2 (Linux) and libdnnl.2.dylib (macOS). Only version 2 is
- * used: the FFI signatures and struct sizes here are that version's.
+ * Opens oneDNN, once per process: the `FISHERLAB_DNNL` environment
+ * variable if set, then libdnnl.so.2 (Linux) and libdnnl.2.dylib (macOS).
+ * Only version 2 is used: the FFI signatures and struct sizes here are
+ * that version's.
  *
  * @example
  * ```ts
@@ -190,6 +198,11 @@ export type DnnlResult =
  * ```
  */
 export function loadDnnl(): DnnlResult {
+  opened ??= open();
+  return opened;
+}
+
+function open(): DnnlResult {
   const ffi = Deno.permissions.querySync({ name: "ffi" }).state;
   if (ffi !== "granted") {
     return {
@@ -209,6 +222,7 @@ export function loadDnnl(): DnnlResult {
   for (const path of paths) {
     let lib: Library;
     try {
+      pin(path);
       lib = Deno.dlopen(path, SYMBOLS);
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
@@ -234,6 +248,31 @@ export function loadDnnl(): DnnlResult {
       "; install it (Debian: apt-get install libdnnl2) or set " +
       "FISHERLAB_DNNL to libdnnl's path",
   };
+}
+
+/**
+ * Marks the library as never to be unloaded (dlopen with RTLD_NODELETE, on
+ * Linux through libc). Deno closes its handles when a worker or the
+ * process ends, and unmapping oneDNN, with the OpenMP runtime it pulls in,
+ * under its live worker threads crashed the process on exit.
+ */
+function pin(path: string): void {
+  if (Deno.build.os !== "linux") return;
+  const RTLD_LAZY = 0x1;
+  const RTLD_NODELETE = 0x1000;
+  let libc: Deno.DynamicLibrary<{
+    dlopen: { parameters: ["buffer", "i32"]; result: "pointer" };
+  }>;
+  try {
+    libc = Deno.dlopen("libc.so.6", {
+      dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
+    });
+  } catch {
+    return;
+  }
+  const name = new TextEncoder().encode(path + "\0");
+  libc.symbols.dlopen(name, RTLD_LAZY | RTLD_NODELETE);
+  libc.close();
 }
 
 function readVersion(lib: Library): string {
@@ -348,8 +387,6 @@ class DnnlLibrary implements Dnnl {
   close(): void {
     this.#convs.clear();
     this.#forwardHints.clear();
-    this.#lib.symbols.dnnl_engine_destroy(this.#engine);
-    this.#lib.close();
   }
 
   /** Points each memory at its array (the arrays move as wasm grows). */
