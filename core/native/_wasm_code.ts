@@ -16,6 +16,8 @@
  *   TypedArray.copyWithin on the wasm memory costs several times more per
  *   call, and element loops more per byte.
  * - `select`, `greater`: where(cond, t, e) bitwise and a > b, in SIMD.
+ * - `relu`: max(x, 0) in place, in SIMD (the activation of a fused
+ *   convolution or matrix product).
  *
  * @module
  */
@@ -65,8 +67,12 @@ export type Greater16 = (
   groups: number,
 ) => void;
 
+/** relu(x, groups): x = max(x, 0) in place, 4 floats a group. */
+export type Relu4 = (x: number, groups: number) => void;
+
 /** The functions of the module. */
 export interface WasmCode {
+  relu: Relu4;
   route2x2: Route2x2;
   pick2x2: Pick2x2;
   copyRuns: CopyRuns;
@@ -441,6 +447,24 @@ function greaterBody(): number[] {
   return fnBody([1, 1, I32], groups(i, count, step, advance));
 }
 
+/**
+ * relu(x, groups of 4): x = max(x, 0) in place. f32x4.max gives +0 for
+ * -0 and keeps NaN, as tfjs's Relu does.
+ */
+function reluBody(): number[] {
+  const [x, count, i] = [0, 1, 2];
+  const step = [
+    ...get(x),
+    ...get(x),
+    ...load,
+    ...simd(0x0c),
+    ...new Array(16).fill(0),
+    ...simd(0xe9), // f32x4.max
+    ...store,
+  ];
+  return fnBody([1, 1, I32], groups(i, count, step, [[x, 16]]));
+}
+
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
 }
@@ -461,29 +485,32 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     ...section(1, [
-      4,
+      5,
       ...[0x60, 7, ...new Array(7).fill(I32), 0],
       ...[0x60, 6, ...new Array(6).fill(I32), 0],
       ...[0x60, 5, ...new Array(5).fill(I32), 0],
       ...[0x60, 4, ...new Array(4).fill(I32), 0],
+      ...[0x60, 2, ...new Array(2).fill(I32), 0],
     ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [5, 0, 1, 2, 3, 0]),
+    ...section(3, [6, 0, 1, 2, 3, 0, 4]),
     ...section(7, [
-      5,
+      6,
       ...[...name("route2x2"), 0x00, 0],
       ...[...name("copyRuns"), 0x00, 1],
       ...[...name("select"), 0x00, 2],
       ...[...name("greater"), 0x00, 3],
       ...[...name("pick2x2"), 0x00, 4],
+      ...[...name("relu"), 0x00, 5],
     ]),
     ...section(10, [
-      5,
+      6,
       ...body(false),
       ...copyBody(),
       ...selectBody(),
       ...greaterBody(),
       ...body(true),
+      ...reluBody(),
     ]),
   ]);
 }
@@ -499,8 +526,9 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory },
     });
-    const { route2x2, pick2x2, copyRuns, select, greater } = instance.exports;
-    return { route2x2, pick2x2, copyRuns, select, greater } as WasmCode;
+    const { route2x2, pick2x2, copyRuns, select, greater, relu } =
+      instance.exports;
+    return { route2x2, pick2x2, copyRuns, select, greater, relu } as WasmCode;
   } catch {
     return undefined;
   }
