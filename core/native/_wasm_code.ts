@@ -18,6 +18,8 @@
  * - `select`, `greater`: where(cond, t, e) bitwise and a > b, in SIMD.
  * - `relu`: max(x, 0) in place, in SIMD (the activation of a fused
  *   convolution or matrix product).
+ * - `colsum`: adds each row of a row-major matrix to an accumulator row,
+ *   in SIMD: the per-channel sums of batch norm and its gradient.
  *
  * @module
  */
@@ -70,9 +72,21 @@ export type Greater16 = (
 /** relu(x, groups): x = max(x, 0) in place, 4 floats a group. */
 export type Relu4 = (x: number, groups: number) => void;
 
+/**
+ * colsum(x, acc, rows, groups): acc[j] += x[i][j] for each of `rows` rows
+ * of `groups` groups of 4 floats; pointers in bytes.
+ */
+export type ColumnSum4 = (
+  x: number,
+  acc: number,
+  rows: number,
+  groups: number,
+) => void;
+
 /** The functions of the module. */
 export interface WasmCode {
   relu: Relu4;
+  colsum: ColumnSum4;
   route2x2: Route2x2;
   pick2x2: Pick2x2;
   copyRuns: CopyRuns;
@@ -465,6 +479,26 @@ function reluBody(): number[] {
   return fnBody([1, 1, I32], groups(i, count, step, [[x, 16]]));
 }
 
+/** colsum(x, acc, rows, groups of 4): acc += each row of x. */
+function columnSumBody(): number[] {
+  const [x, acc, rows, count, i, j, o] = [0, 1, 2, 3, 4, 5, 6];
+  const step = [
+    ...get(o),
+    ...get(o),
+    ...load,
+    ...get(x),
+    ...load,
+    ...add,
+    ...store,
+  ];
+  const row = [
+    ...get(acc),
+    ...set(o),
+    ...groups(j, count, step, [[x, 16], [o, 16]]),
+  ];
+  return fnBody([1, 3, I32], groups(i, rows, row, []));
+}
+
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
 }
@@ -493,24 +527,26 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...[0x60, 2, ...new Array(2).fill(I32), 0],
     ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [6, 0, 1, 2, 3, 0, 4]),
+    ...section(3, [7, 0, 1, 2, 3, 0, 4, 3]),
     ...section(7, [
-      6,
+      7,
       ...[...name("route2x2"), 0x00, 0],
       ...[...name("copyRuns"), 0x00, 1],
       ...[...name("select"), 0x00, 2],
       ...[...name("greater"), 0x00, 3],
       ...[...name("pick2x2"), 0x00, 4],
       ...[...name("relu"), 0x00, 5],
+      ...[...name("colsum"), 0x00, 6],
     ]),
     ...section(10, [
-      6,
+      7,
       ...body(false),
       ...copyBody(),
       ...selectBody(),
       ...greaterBody(),
       ...body(true),
       ...reluBody(),
+      ...columnSumBody(),
     ]),
   ]);
 }
@@ -526,9 +562,17 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory },
     });
-    const { route2x2, pick2x2, copyRuns, select, greater, relu } =
+    const { route2x2, pick2x2, copyRuns, select, greater, relu, colsum } =
       instance.exports;
-    return { route2x2, pick2x2, copyRuns, select, greater, relu } as WasmCode;
+    return {
+      route2x2,
+      pick2x2,
+      copyRuns,
+      select,
+      greater,
+      relu,
+      colsum,
+    } as WasmCode;
   } catch {
     return undefined;
   }

@@ -18,6 +18,7 @@ export interface WasmBackend {
     has(dataId: object): boolean;
   };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
   incRef(dataId: object): void;
 }
 

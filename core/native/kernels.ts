@@ -19,7 +19,7 @@
  * - Conv2DBackpropInput: stride 1, one sgemm per filter tap on a padded
  *   layout; other strides, dy W^T then col2im.
  * - Sum and Mean over leading or trailing axes: one sgemv (wasm transposes
- *   first). Mean over N, H, W is each batch-norm layer's statistics.
+ *   first), or for leading axes the SIMD column sums below.
  * - Slice: copied in place, one wasm memory.copy per contiguous run (wasm
  *   copies all of x out of its memory first, and above rank 4 then goes
  *   element by element).
@@ -38,6 +38,10 @@
  *   mispredict on real activations. With PadV2 (constant padding, copied
  *   in runs) and Slice, these are the second derivative through max
  *   pooling on pools the pick kernels do not cover.
+ * - Multiply, Add, Sub, RealDiv, Neg, Square (same shapes, a per-channel
+ *   operand, or a scalar) and FusedBatchNorm through oneDNN on two
+ *   threads, when it loads; Sum and Mean over leading axes in SIMD column
+ *   sums (_channel.ts): the batch-norm layers and their gradients.
  *
  * To turn it on with the wasm backend, after fisherlab's own wasm kernels
  * are installed (the first call opens the BLAS, about 10 ms; later calls
@@ -67,6 +71,13 @@ import {
   patchSize,
 } from "./_im2col.ts";
 import { ColumnCache } from "./_column_cache.ts";
+import {
+  batchNorm,
+  type BatchNormInputs,
+  binary,
+  type ChannelContext,
+  columnSums,
+} from "./_channel.ts";
 import { type CopyRuns, type WasmCode, wasmCodeOn } from "./_wasm_code.ts";
 import { type PadArg, poolInfo } from "../kernels/_pool_geometry.ts";
 import {
@@ -101,7 +112,14 @@ export type NativeKernelName =
   | "FisherlabPickAtArgmax"
   | "Select"
   | "Greater"
-  | "PadV2";
+  | "PadV2"
+  | "Multiply"
+  | "Add"
+  | "Sub"
+  | "RealDiv"
+  | "Neg"
+  | "Square"
+  | "FusedBatchNorm";
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -121,6 +139,13 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Select",
   "Greater",
   "PadV2",
+  "Multiply",
+  "Add",
+  "Sub",
+  "RealDiv",
+  "Neg",
+  "Square",
+  "FusedBatchNorm",
 ];
 
 /** Options for {@linkcode enableNativeKernels}. */
@@ -201,6 +226,11 @@ interface Context {
   dnnl?: Dnnl;
   /** Why oneDNN is not used, when it is not. */
   dnnlReason?: string;
+  /**
+   * oneDNN for elementwise arithmetic and batch norm, when it loads
+   * (whichever library computes the convolutions).
+   */
+  arithmetic: ChannelContext;
   /** Milliseconds spent inside `blas` since enabling. */
   blasMs: number;
   scratch: Scratch;
@@ -253,6 +283,7 @@ interface Attrs extends ElementwiseAttrs {
   size?: number | number[];
   dtype?: tf.DataType;
   filterSize?: number | [number, number];
+  varianceEpsilon?: number;
 }
 
 type Impl = (
@@ -325,15 +356,18 @@ export function enableNativeKernels(
     scratchFloats: Math.floor((options.scratchBytes ?? 64 * 2 ** 20) / 4),
     calls: {},
     installed: new Map(),
+    arithmetic: { minSize: options.minMultiplyAdds ?? 32768 },
   };
   ctx.blas = timed(blas, ctx);
+  systemDnnl ??= loadDnnl();
+  const dnnl = systemDnnl.available
+    ? timedDnnl(systemDnnl.dnnl, ctx)
+    : undefined;
+  ctx.arithmetic.dnnl = dnnl;
   if (options.convolutions === "blas") {
     ctx.dnnlReason = "not chosen";
-  } else {
-    systemDnnl ??= loadDnnl();
-    if (systemDnnl.available) ctx.dnnl = timedDnnl(systemDnnl.dnnl, ctx);
-    else ctx.dnnlReason = systemDnnl.reason;
-  }
+  } else if (dnnl) ctx.dnnl = dnnl;
+  else if (!systemDnnl.available) ctx.dnnlReason = systemDnnl.reason;
   for (const name of options.kernels ?? NATIVE_KERNELS) install(ctx, name);
   active = ctx;
   lastReason = undefined;
@@ -417,6 +451,25 @@ const IMPLS: Record<NativeKernelName, Impl> = {
       minSize: ctx.minMultiplyAdds / 8,
       copy: wasmCode(ctx, backend)?.copyRuns,
     }),
+  Multiply: (ctx, backend, { a, b }) =>
+    binary(ctx.arithmetic, backend, "mul", a, b, true),
+  Add: (ctx, backend, { a, b }) =>
+    binary(ctx.arithmetic, backend, "add", a, b, true),
+  Sub: (ctx, backend, { a, b }) =>
+    binary(ctx.arithmetic, backend, "sub", a, b, false),
+  RealDiv: (ctx, backend, { a, b }) =>
+    binary(ctx.arithmetic, backend, "div", a, b, false),
+  Neg: (ctx, backend, { x }) =>
+    binary(ctx.arithmetic, backend, "mul", x, -1, false),
+  Square: (ctx, backend, { x }) =>
+    binary(ctx.arithmetic, backend, "mul", x, x, true),
+  FusedBatchNorm: (ctx, backend, inputs, attrs) =>
+    batchNorm(
+      ctx.arithmetic,
+      backend,
+      inputs as unknown as BatchNormInputs,
+      attrs.varianceEpsilon ?? 0.001,
+    ),
 };
 
 /** `blas` with the time spent in each call added to `ctx.blasMs`. */
@@ -455,6 +508,12 @@ function timedDnnl(dnnl: Dnnl, ctx: Context): Dnnl {
     forward: time((g, x, w, y, bias) => dnnl.forward(g, x, w, y, bias)),
     backwardData: time((g, dy, w, dx) => dnnl.backwardData(g, dy, w, dx)),
     backwardWeights: time((g, x, dy, dw) => dnnl.backwardWeights(g, x, dy, dw)),
+    binary: time((op, rows, cols, b, a, bv, y) =>
+      dnnl.binary(op, rows, cols, b, a, bv, y)
+    ),
+    batchNorm: time((shape, eps, x, stats, y) =>
+      dnnl.batchNorm(shape, eps, x, stats, y)
+    ),
     close: () => dnnl.close(),
   };
 }
@@ -1071,6 +1130,8 @@ function sum(
     ? shape.map((d, i) => axes.includes(i) ? 1 : d)
     : shape.filter((_, i) => !axes.includes(i));
   const out = backend.makeOutput(outShape, "float32");
+  const colsum = leading ? wasmCode(ctx, backend)?.colsum : undefined;
+  if (colsum && columnSums(backend, colsum, x, m, n, mean, out)) return out;
   const a = heapView(backend, x);
   const y = heapView(backend, out);
   const ones = onesOf(ctx, leading ? m : n);
