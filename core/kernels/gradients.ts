@@ -400,10 +400,10 @@ const tileGrad: tf.GradConfig = {
     const reps = (attrs as unknown as { reps: number[] }).reps;
     return {
       x: () => {
-        const split = x.shape.flatMap((size, i) => [reps[i], size]);
-        const copies = reps.map((_, i) => 2 * i);
+        const { sizes, copies } = tileAxes(x.shape, reps);
+        if (copies.length === 0) return tf.reshape(dy as Tensor, x.shape);
         return tf.reshape(
-          tf.sum(tf.reshape(dy as Tensor, split), copies),
+          tf.sum(tf.reshape(dy as Tensor, sizes), copies),
           x.shape,
         );
       },
@@ -412,10 +412,42 @@ const tileGrad: tf.GradConfig = {
 };
 
 /**
+ * The axes of a tiled tensor as (copies, size) pairs, with axes of length
+ * 1 dropped and neighbours of the same kind merged: tiling [1, 1, 1, C] by
+ * [N, H, W, 1] is [N H W, C], summed over axis 0. The rank stays small
+ * (webgpu reduces at most rank 6) and the sum runs over long rows.
+ */
+export function tileAxes(
+  shape: readonly number[],
+  reps: readonly number[],
+): { sizes: number[]; copies: number[] } {
+  const sizes: number[] = [];
+  const summed: boolean[] = [];
+  const push = (size: number, copy: boolean) => {
+    if (size === 1) return;
+    if (summed.length > 0 && summed[summed.length - 1] === copy) {
+      sizes[sizes.length - 1] *= size;
+    } else {
+      sizes.push(size);
+      summed.push(copy);
+    }
+  };
+  shape.forEach((size, i) => {
+    push(reps[i], true);
+    push(size, false);
+  });
+  const copies = summed.flatMap((copy, i) => copy ? [i] : []);
+  return { sizes, copies };
+}
+
+/**
  * FusedBatchNorm's gradient, y = (x - mean) / sqrt(variance + eps) * scale
  * + offset, with the per-channel factors broadcast rather than tiled
  * (tfjs's tiles them to x's shape, a full-size copy per call whose own
- * gradient then slices). Otherwise the same terms.
+ * gradient then slices). With statistics per channel (rank 1), the
+ * per-channel factors are taken out of the sums: the five gradients need
+ * three full-size products (dy g / s, dy (x - mean), x - mean) and two
+ * sums, sum(dy) and sum(dy (x - mean)), each shared by two gradients.
  */
 const fusedBatchNormGrad: tf.GradConfig = {
   kernelName: "FusedBatchNorm",
@@ -426,32 +458,90 @@ const fusedBatchNormGrad: tf.GradConfig = {
     const [x, mean, variance, scale] = saved;
     const u = dy as Tensor;
     const gamma = scale ?? tf.scalar(1);
-    const perChannel = mean.rank === 1;
-    // Sums over every axis but the channel one, when the statistics are
-    // per channel (rank 1); otherwise they broadcast as they are.
-    const reduce = (t: Tensor) =>
-      tf.reshape(
-        perChannel ? tf.sum(t, x.shape.slice(0, -1).map((_, i) => i)) : t,
-        mean.shape,
-      );
     const inv = tf.rsqrt(tf.add(variance, tf.scalar(eps)));
     const centered = tf.sub(x, mean);
-    const scaledDy = tf.mul(u, gamma);
+    if (mean.rank !== 1) {
+      return broadcastBatchNormGrad(u, gamma, inv, centered, mean);
+    }
+    // Sums over every axis but the channel one, computed here and not in
+    // the closures: tfjs runs each closure in its own scope, so a tensor
+    // one closure made and another reused would already be disposed.
+    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    const sumU = tf.sum(u, axes);
+    const sumUc = tf.sum(tf.mul(u, centered), axes);
+    const gammaInv = tf.mul(gamma, inv);
     return {
-      x: () => tf.mul(scaledDy, inv),
-      mean: () => reduce(tf.neg(tf.mul(scaledDy, inv))),
+      x: () => tf.mul(u, gammaInv),
+      mean: () => tf.reshape(tf.neg(tf.mul(sumU, gammaInv)), mean.shape),
       variance: () =>
-        reduce(
+        tf.reshape(
           tf.mul(
-            tf.mul(scaledDy, centered),
-            tf.mul(tf.pow(inv, tf.scalar(3)), tf.scalar(-0.5)),
+            sumUc,
+            tf.mul(gamma, tf.mul(tf.pow(inv, tf.scalar(3)), tf.scalar(-0.5))),
           ),
+          mean.shape,
         ),
-      scale: () => reduce(tf.mul(u, tf.mul(centered, inv))),
-      offset: () => reduce(u),
+      scale: () => tf.reshape(tf.mul(sumUc, inv), mean.shape),
+      offset: () => tf.reshape(sumU, mean.shape),
     };
   },
 };
+
+/** FusedBatchNorm's gradient for statistics that broadcast as they are. */
+function broadcastBatchNormGrad(
+  u: Tensor,
+  gamma: Tensor,
+  inv: Tensor,
+  centered: Tensor,
+  mean: Tensor,
+) {
+  const scaledDy = tf.mul(u, gamma);
+  const shaped = (t: Tensor) => tf.reshape(t, mean.shape);
+  return {
+    x: () => tf.mul(scaledDy, inv),
+    mean: () => shaped(tf.neg(tf.mul(scaledDy, inv))),
+    variance: () =>
+      shaped(
+        tf.mul(
+          tf.mul(scaledDy, centered),
+          tf.mul(tf.pow(inv, tf.scalar(3)), tf.scalar(-0.5)),
+        ),
+      ),
+    scale: () => shaped(tf.mul(u, tf.mul(centered, inv))),
+    offset: () => shaped(u),
+  };
+}
+
+/**
+ * The gradients of Sum and Mean: dy broadcast back over the reduced axes
+ * (divided by their size for Mean) with one Tile. tfjs's multiply dy by a
+ * tensor of ones it builds in JavaScript and uploads, three full-size
+ * passes (four for Mean) where this is one.
+ */
+function reductionGrad(kernelName: "Sum" | "Mean"): tf.GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const axes = tf.util.parseAxisParam(
+        (attrs as unknown as { axis: number | number[] }).axis,
+        x.shape,
+      );
+      const kept = x.shape.map((d, i) => axes.includes(i) ? 1 : d);
+      return {
+        x: () => {
+          let g = tf.reshape(dy as Tensor, kept);
+          if (kernelName === "Mean") {
+            const count = axes.reduce((n, a) => n * x.shape[a], 1);
+            g = tf.div(g, tf.scalar(count));
+          }
+          return tf.broadcastTo(g, x.shape);
+        },
+      };
+    },
+  };
+}
 
 function zeroGradient(kernelName: string, inputs: string[]): tf.GradConfig {
   return {
@@ -478,6 +568,8 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   avgPoolGradGrad,
   tileGrad,
   fusedBatchNormGrad,
+  reductionGrad("Sum"),
+  reductionGrad("Mean"),
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
     zeroGradient(k, inputs)
   ),
@@ -485,9 +577,10 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
 
 /**
  * Kernels whose tfjs gradient is replaced: it exists but is wrong (AvgPool)
- * or takes an op per tiled copy (Tile, and FusedBatchNorm, which tiles).
+ * or takes an op per tiled copy (Tile, and FusedBatchNorm, which tiles),
+ * or builds a full-size tensor of ones in JavaScript (Sum, Mean).
  */
-const REPLACED = new Set(["AvgPool", "Tile", "FusedBatchNorm"]);
+const REPLACED = new Set(["AvgPool", "Tile", "FusedBatchNorm", "Sum", "Mean"]);
 
 /**
  * Registers the missing gradients and the replacements above in tfjs's

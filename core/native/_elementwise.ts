@@ -245,3 +245,68 @@ export function copyWords(
   if (run >= 48) heap.copyWithin(dst, src, src + run);
   else for (let i = 0; i < run; i++) heap[dst + i] = heap[src + i];
 }
+
+/**
+ * Tile of a 4-byte tensor: each block of x is written once and then
+ * doubled in place (copyWithin) until it is repeated as often as asked,
+ * innermost repeated axis first; a broadcast of a per-channel vector over
+ * a batch of images is one write and about 20 copies.
+ */
+export function tile(
+  backend: WasmBackend,
+  inputs: ElementwiseInputs,
+  attrs: { reps?: number[] },
+  { minSize }: { minSize: number },
+): tf.TensorInfo | undefined {
+  const { x } = inputs;
+  const reps = attrs.reps;
+  const shape = x.shape;
+  if (!WORD_TYPES.has(x.dtype) || reps === undefined) return undefined;
+  if (reps.length !== shape.length || reps.some((r) => r < 1)) {
+    return undefined;
+  }
+  const outShape = shape.map((d, i) => d * reps[i]);
+  const total = tf.util.sizeFromShape(outShape);
+  if (total < minSize || total === 0) return undefined;
+
+  const out = backend.makeOutput(outShape, x.dtype);
+  const heap = new Int32Array(backend.wasm.HEAPU8.buffer);
+  const inStrides = [...tf.util.computeStrides(shape), 1];
+  const outStrides = [...tf.util.computeStrides(outShape), 1];
+  let last = reps.length - 1;
+  while (last >= 0 && reps[last] === 1) last--;
+  if (last < 0) {
+    copyWords(
+      heap,
+      offsetOf(backend, x) / 4,
+      offsetOf(backend, out) / 4,
+      total,
+    );
+    return out;
+  }
+  // Fills the output block of axis `axis` at `to` from the input at `from`.
+  const fill = (axis: number, from: number, to: number): void => {
+    if (axis === last) {
+      const run = shape[axis] * inStrides[axis];
+      copyWords(heap, from, to, run);
+      repeat(heap, to, run, reps[axis]);
+      return;
+    }
+    for (let i = 0; i < shape[axis]; i++) {
+      fill(axis + 1, from + i * inStrides[axis], to + i * outStrides[axis]);
+    }
+    repeat(heap, to, shape[axis] * outStrides[axis], reps[axis]);
+  };
+  fill(0, offsetOf(backend, x) / 4, offsetOf(backend, out) / 4);
+  return out;
+}
+
+/** Repeats heap[at, at + run) `times` times in place, doubling. */
+function repeat(heap: Int32Array, at: number, run: number, times: number) {
+  const total = run * times;
+  for (let done = run; done < total;) {
+    const n = Math.min(done, total - done);
+    heap.copyWithin(at + done, at, at + n);
+    done += n;
+  }
+}

@@ -34,6 +34,9 @@
  * - FisherlabPickAtArgmax (fisherlab's kernel for MaxPoolGrad's own
  *   derivative, see kernels/gradients.ts), the same pools: its transpose,
  *   one SIMD pass.
+ * - Tile of 4-byte tensors: each block written once, then doubled in
+ *   place (wasm computes every output index). The gradients of Sum and
+ *   Mean broadcast with it (kernels/gradients.ts).
  * - Select, Greater (same shapes): without branches on the data, which
  *   mispredict on real activations. With PadV2 (constant padding, copied
  *   in runs) and Slice, these are the second derivative through max
@@ -87,6 +90,7 @@ import {
   greater,
   padV2,
   select,
+  tile,
 } from "./_elementwise.ts";
 import {
   heapView,
@@ -119,7 +123,8 @@ export type NativeKernelName =
   | "RealDiv"
   | "Neg"
   | "Square"
-  | "FusedBatchNorm";
+  | "FusedBatchNorm"
+  | "Tile";
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -146,6 +151,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Neg",
   "Square",
   "FusedBatchNorm",
+  "Tile",
 ];
 
 /** Options for {@linkcode enableNativeKernels}. */
@@ -284,6 +290,7 @@ interface Attrs extends ElementwiseAttrs {
   dtype?: tf.DataType;
   filterSize?: number | [number, number];
   varianceEpsilon?: number;
+  reps?: number[];
 }
 
 type Impl = (
@@ -463,6 +470,8 @@ const IMPLS: Record<NativeKernelName, Impl> = {
     binary(ctx.arithmetic, backend, "mul", x, -1, false),
   Square: (ctx, backend, { x }) =>
     binary(ctx.arithmetic, backend, "mul", x, x, true),
+  Tile: (ctx, backend, inputs, attrs) =>
+    tile(backend, inputs, attrs, { minSize: ctx.minMultiplyAdds / 8 }),
   FusedBatchNorm: (ctx, backend, inputs, attrs) =>
     batchNorm(
       ctx.arithmetic,

@@ -987,3 +987,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `native Tile matches the cpu kernel entry for entry${skipped}`,
+  ignore,
+  fn: async () => {
+    const grid: [number[], number[]][] = [
+      [[5], [3]],
+      [[1, 1, 1, 8], [4, 3, 5, 1]], // a channel vector over images
+      [[2, 3], [1, 1]], // a plain copy
+      [[2, 1, 3], [3, 4, 2]],
+      [[3, 2, 2, 1], [1, 2, 1, 7]],
+      [[1, 1], [1, 33]],
+    ];
+    const cases: Case[] = grid.map(([shape, reps]) => ({
+      kernel: "Tile",
+      inputs: { x: random(shape) },
+      attrs: { reps },
+      label: label("Tile", { shape, reps }),
+    }));
+    await checkAgainstCpu(cases);
+
+    // int32 is 4 bytes too: tiled bit for bit.
+    await tf.setBackend("wasm");
+    enableNativeKernels({ minMultiplyAdds: 0 });
+    try {
+      const ints = tf.tidy(() =>
+        tf.tile(tf.tensor2d([[1, -2], [3, 4]], [2, 2], "int32"), [2, 3])
+          .arraySync()
+      );
+      assert.deepEqual(ints, [
+        [1, -2, 1, -2, 1, -2],
+        [3, 4, 3, 4, 3, 4],
+        [1, -2, 1, -2, 1, -2],
+        [3, 4, 3, 4, 3, 4],
+      ]);
+      assert.ok(nativeKernelsStatus().calls.Tile!.native > 0);
+    } finally {
+      disableNativeKernels();
+    }
+  },
+});
