@@ -96,9 +96,10 @@ export function onBackendReady(setup: (name: BackendName) => void): void {
 /** Options for {@linkcode useBackend}. */
 export interface UseBackendOptions {
   /**
-   * The native kernel pack (BLAS-backed matmul and convolutions, through
-   * Deno's FFI) for the wasm backend. "auto" (default): on when a BLAS is
-   * found and FFI is allowed, else off with the reason in the result. "on":
+   * The native kernel pack (matrix products, convolutions and the heavier
+   * elementwise kernels through oneDNN or a BLAS, with Deno's FFI) for the
+   * wasm backend. "auto" (default): on when oneDNN or a BLAS is found and
+   * FFI is allowed, else off with the reason in the result. "on":
    * fail when it cannot be enabled. "off": the wasm kernels alone.
    */
   native?: "auto" | "on" | "off";
@@ -164,7 +165,8 @@ function setUpNative(
   if (mode === "on" && !status.enabled) {
     throw new Error(
       `Cannot enable native kernels: ${status.reason ?? "unknown reason"}; ` +
-        'install OpenBLAS (Debian: libopenblas0-pthread) or pass native: "off"',
+        "install oneDNN or OpenBLAS (Debian: libdnnl2, libopenblas0-pthread) " +
+        'or pass native: "off"',
     );
   }
   return status;

@@ -1,8 +1,14 @@
 /**
- * BLAS-backed kernels for the tfjs wasm backend: matrix products and 2-D
- * convolutions (forward, and the two backward kernels) run through the
- * system BLAS's sgemm, reading and writing the wasm backend's tensors in
- * place.
+ * Native kernels for the tfjs wasm backend: matrix products and 2-D
+ * convolutions (forward, and the two backward kernels) run through an
+ * sgemm, and convolutions and the heavier elementwise kernels through
+ * oneDNN, reading and writing the wasm backend's tensors in place.
+ *
+ * The sgemm is oneDNN's own when oneDNN loads, otherwise the system
+ * BLAS's (OpenBLAS, Accelerate). One library means one pool of threads:
+ * with OpenBLAS's pthreads beside oneDNN's OpenMP threads, each pool spun
+ * while the other worked, and on two cores an MLP step took 2 to 8 times
+ * as long (`products: "blas"` still chooses that pairing).
  *
  * Only kernels are replaced, not gradients, so everything built on the
  * registered gradients (second derivatives included) keeps working and
@@ -63,7 +69,7 @@
  */
 import { tf } from "../tf.ts";
 import { type Blas, type BlasResult, loadBlas } from "./blas.ts";
-import { type Dnnl, type DnnlResult, loadDnnl } from "./dnnl.ts";
+import { type Dnnl, dnnlBlas, type DnnlResult, loadDnnl } from "./dnnl.ts";
 import {
   col2im,
   type ConvGeometry,
@@ -156,8 +162,17 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
 
 /** Options for {@linkcode enableNativeKernels}. */
 export interface NativeKernelOptions {
-  /** The BLAS to call. Default: {@linkcode loadBlas}'s first find. */
+  /**
+   * The BLAS to call for matrix products. Default: as `products` says.
+   */
   blas?: Blas;
+  /**
+   * Which library computes matrix products when `blas` is not given:
+   * "auto" (default) oneDNN's sgemm when oneDNN loads, so that one pool of
+   * threads runs every native kernel, else {@linkcode loadBlas}'s first
+   * find; "blas" always the latter.
+   */
+  products?: "auto" | "blas";
   /** Which kernels to replace. Default: all of {@linkcode NATIVE_KERNELS}. */
   kernels?: readonly NativeKernelName[];
   /**
@@ -175,8 +190,9 @@ export interface NativeKernelOptions {
    */
   columnCacheBytes?: number;
   /**
-   * Threads the BLAS may use (OpenBLAS only). Default: as the library is
-   * set up, usually one per CPU.
+   * Threads the BLAS may use (OpenBLAS only; oneDNN's follow
+   * OMP_NUM_THREADS). Default: as the library is set up, usually one per
+   * CPU.
    */
   threads?: number;
   /**
@@ -341,13 +357,25 @@ export function enableNativeKernels(
         `choose from ${NATIVE_KERNELS.map((k) => `"${k}"`).join(", ")}`,
     );
   }
+  if (![undefined, "auto", "blas"].includes(options.products)) {
+    throw new RangeError(
+      `Cannot enable native kernels: products is "${options.products}"; ` +
+        'choose "auto" or "blas"',
+    );
+  }
   disableNativeKernels();
+  systemDnnl ??= loadDnnl();
   let blas = options.blas;
+  if (blas === undefined && options.products !== "blas") {
+    if (systemDnnl.available) blas = dnnlBlas(systemDnnl.dnnl);
+  }
   if (blas === undefined) {
     systemBlas ??= loadBlas();
     const found = systemBlas;
     if (!found.available) {
-      lastReason = found.reason;
+      lastReason = systemDnnl.available || options.products === "blas"
+        ? found.reason
+        : `${systemDnnl.reason}; and ${found.reason}`;
       return nativeKernelsStatus();
     }
     blas = found.blas;
@@ -366,7 +394,6 @@ export function enableNativeKernels(
     arithmetic: { minSize: options.minMultiplyAdds ?? 32768 },
   };
   ctx.blas = timed(blas, ctx);
-  systemDnnl ??= loadDnnl();
   const dnnl = systemDnnl.available
     ? timedDnnl(systemDnnl.dnnl, ctx)
     : undefined;
@@ -523,6 +550,8 @@ function timedDnnl(dnnl: Dnnl, ctx: Context): Dnnl {
     batchNorm: time((shape, eps, x, stats, y) =>
       dnnl.batchNorm(shape, eps, x, stats, y)
     ),
+    // Timed where it is called, as the pack's BLAS.
+    sgemm: (args) => dnnl.sgemm(args),
     close: () => dnnl.close(),
   };
 }

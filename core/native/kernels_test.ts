@@ -11,6 +11,7 @@ import {
   NATIVE_KERNELS,
   type NativeKernelName,
   type NativeKernelOptions,
+  type NativeKernelsStatus,
   nativeKernelsStatus,
 } from "./kernels.ts";
 
@@ -20,6 +21,8 @@ const dnnlFound = loadDnnl();
 const LIBRARIES: ("auto" | "blas")[] = dnnlFound.available
   ? ["auto", "blas"]
   : ["blas"];
+/** The libraries for matrix products: oneDNN's sgemm when it loads, the BLAS. */
+const PRODUCTS: ("auto" | "blas")[] = LIBRARIES;
 const ignore = !found.available;
 const skipped = found.available ? "" : ` (skipped: ${found.reason})`;
 
@@ -79,6 +82,9 @@ function assertClose(actual: Data, expected: Data, label: string): void {
   }
 }
 
+/** What the last {@linkcode checkAgainstCpu} enabled. */
+let lastStatus: NativeKernelsStatus | undefined;
+
 /** Checks `cases` natively on wasm against the cpu backend's kernels. */
 async function checkAgainstCpu(
   cases: Case[],
@@ -89,6 +95,7 @@ async function checkAgainstCpu(
   await tf.setBackend("wasm");
   const tensors = tf.memory().numTensors;
   const status = enableNativeKernels({ minMultiplyAdds: 0, ...options });
+  lastStatus = status;
   assert.ok(status.enabled, status.reason);
   if (options.convolutions === "auto") {
     assert.match(status.convolutions ?? "", /^oneDNN/, "oneDNN computes");
@@ -303,8 +310,12 @@ Deno.test({
         }
       }
     }
-    for (const convolutions of LIBRARIES) {
-      await checkAgainstCpu(cases, 0, { convolutions });
+    for (const products of PRODUCTS) {
+      await checkAgainstCpu(cases, 0, { products });
+      assert.match(
+        lastStatus!.blasPath ?? "",
+        products === "auto" ? /oneDNN/ : /blas/i,
+      );
     }
   },
 });
@@ -330,8 +341,12 @@ Deno.test({
         }
       }
     }
-    for (const convolutions of LIBRARIES) {
-      await checkAgainstCpu(cases, 0, { convolutions });
+    for (const products of PRODUCTS) {
+      await checkAgainstCpu(cases, 0, { products });
+      assert.match(
+        lastStatus!.blasPath ?? "",
+        products === "auto" ? /oneDNN/ : /blas/i,
+      );
     }
   },
 });
@@ -1026,5 +1041,26 @@ Deno.test({
     } finally {
       disableNativeKernels();
     }
+  },
+});
+
+Deno.test({
+  name: `enableNativeKernels() multiplies with oneDNN's sgemm when it ` +
+    `loads, with the BLAS when asked, and refuses other choices${skipped}`,
+  ignore,
+  fn: () => {
+    const auto = enableNativeKernels();
+    assert.match(
+      auto.blasPath ?? "",
+      dnnlFound.available ? /oneDNN .* sgemm/ : /blas/i,
+    );
+    const blas = enableNativeKernels({ products: "blas" });
+    assert.equal(blas.blasPath, found.available ? found.blas.path : "");
+    disableNativeKernels();
+    assert.throws(
+      () => enableNativeKernels({ products: "mkl" as "blas" }),
+      /Cannot enable native kernels: products is "mkl"; choose "auto" or "blas"/,
+    );
+    assert.equal(nativeKernelsStatus().enabled, false);
   },
 });
