@@ -52,3 +52,34 @@ Deno.test("Random state restores the sequence", () => {
   r.restore(state);
   assert.equal(r.next(), x);
 });
+
+Deno.test("Random.signs() gives independent fair signs, 32 per draw", () => {
+  const n = 32 * 8_000 + 5;
+  const v = new Random(11).signs(n);
+  assert.equal(v.length, n);
+  assert.ok(v.every((s) => s === 1 || s === -1));
+  // Every bit position is fair, and neighbours (in one draw and across
+  // draws) are uncorrelated: each within 5 standard errors of zero.
+  const draws = Math.floor(n / 32);
+  const se = 5 / Math.sqrt(draws);
+  for (let bit = 0; bit < 32; bit++) {
+    let sum = 0;
+    for (let d = 0; d < draws; d++) sum += v[d * 32 + bit];
+    assert.ok(Math.abs(sum / draws) < se, `bit ${bit}: mean ${sum / draws}`);
+  }
+  for (const lag of [1, 31, 32, 33]) {
+    let sum = 0;
+    for (let i = 0; i + lag < n; i++) sum += v[i] * v[i + lag];
+    assert.ok(Math.abs(sum / (n - lag)) < 5 / Math.sqrt(n), `lag ${lag}`);
+  }
+  // The same seed gives the same signs; 37 signs take two draws.
+  assert.deepEqual(new Random(11).signs(n), v);
+  const r = new Random(4);
+  r.signs(37);
+  const after = new Random(4);
+  after.uint32();
+  after.uint32();
+  assert.equal(r.uint32(), after.uint32());
+  assert.equal(new Random(1).signs(0).length, 0);
+  assert.throws(() => r.signs(-1), /Cannot draw -1 signs/);
+});

@@ -123,8 +123,8 @@ function weightedHessian(
       const total = tf.tidy(() => {
         let acc: tf.Tensor[] | undefined;
         for (const { weight, f } of terms) {
-          const hv = hessianVectorProduct(f, params, vs)
-            .map((t) => tf.mul(t, weight));
+          const raw = hessianVectorProduct(f, params, vs);
+          const hv = weight === 1 ? raw : raw.map((t) => tf.mul(t, weight));
           acc = acc ? acc.map((a, i) => tf.add(a, hv[i])) : hv;
         }
         return acc!;

@@ -76,8 +76,7 @@ export async function hutchinsonTrace(
   const samples: number[] = [];
   let converged = false;
   while (samples.length < maxProbes) {
-    const v = new Float64Array(op.dim);
-    for (let i = 0; i < v.length; i++) v[i] = random.sign();
+    const v = random.signs(op.dim);
     samples.push(dot(v, await op.apply(v)));
     if (samples.length >= Math.max(minProbes, 2) && target > 0) {
       const { mean, se } = meanAndStandardError(samples);

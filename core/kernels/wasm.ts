@@ -5,8 +5,10 @@
  * Conv2DBackpropInput (the stock one is a slow direct loop), MaxPoolGrad
  * (the stock one is slow and sends ties and all-padding windows to the wrong
  * tap), BatchMatMul with transposed operands (the stock one falls off
- * XNNPACK's fast path), and the forward convolutions when given a numeric
- * pad (the stock ones then write past their output).
+ * XNNPACK's fast path), the forward convolutions when given a numeric
+ * pad (the stock ones then write past their output), and Tile (the stock
+ * one computes every output index: 10 ms to broadcast a number over
+ * 200,000 entries, the gradient of a sum over a weight matrix).
  *
  * @module
  */
@@ -24,6 +26,8 @@ import {
 import { maxPoolGrad, pickKernelConfig } from "./max_pool_grad.ts";
 import { PICK_AT_ARGMAX } from "./gradients.ts";
 import { isOurs, mark, type Marked, replaceKernel } from "./_registry.ts";
+import { tile } from "../native/_elementwise.ts";
+import { isWasmBackend } from "../native/_wasm_heap.ts";
 import {
   type DepthwiseBackpropAttrs,
   depthwiseBackpropFilter,
@@ -44,6 +48,7 @@ export const WASM_KERNELS: readonly string[] = [
   "FusedConv2D",
   "DepthwiseConv2dNative",
   "FusedDepthwiseConv2D",
+  "Tile",
   PICK_AT_ARGMAX,
 ];
 
@@ -121,6 +126,29 @@ function maxPoolGradKernel(stock: tf.KernelConfig): Marked {
         inputs.input as Info,
         attrs as unknown as PoolAttrs,
       ),
+  });
+}
+
+/**
+ * Tile of 4-byte tensors in place on the wasm memory, each block written
+ * once and then doubled (plain JavaScript, no FFI); others go to the stock
+ * kernel.
+ */
+function tileKernel(stock: tf.KernelConfig): Marked {
+  return mark({
+    ...stock,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args;
+      const out = isWasmBackend(backend)
+        ? tile(
+          backend,
+          inputs as unknown as { x: tf.TensorInfo },
+          attrs as { reps?: number[] },
+          { minSize: 0 },
+        )
+        : undefined;
+      return out ?? stock.kernelFunc(args);
+    },
   });
 }
 
@@ -239,6 +267,7 @@ export function registerWasmKernels(): void {
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],
     ["BatchMatMul", matMulKernel],
+    ["Tile", tileKernel],
   ];
   for (const name of ["Conv2D", "FusedConv2D"]) {
     wrappers.push([name, (stock) => numericPadKernel(stock, false)]);

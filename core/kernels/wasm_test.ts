@@ -236,3 +236,35 @@ Deno.test("wasm convolutions with a numeric pad and a non-square filter match cp
   }
   assert.ok(worst < 1e-5, `largest relative error ${worst} at ${at}`);
 });
+
+Deno.test("wasm Tile matches cpu bit for bit for float32, int32 and bool", async () => {
+  const grid: [number[], number[]][] = [
+    [[5], [3]],
+    [[1, 1, 1, 8], [4, 3, 5, 1]], // a channel vector over images
+    [[1, 1], [784, 256]], // a number over a weight matrix
+    [[2, 3], [1, 1]],
+    [[2, 1, 3], [3, 4, 2]],
+    [[3, 2, 2, 1], [1, 2, 1, 7]],
+  ];
+  for (const dtype of ["float32", "int32", "bool"] as const) {
+    for (const [shape, reps] of grid) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from(
+        normals(size, size + reps[0]),
+        (v) =>
+          dtype === "float32"
+            ? v
+            : dtype === "int32"
+            ? Math.round(9 * v)
+            : +(v > 0),
+      );
+      const run = () =>
+        tf.tidy(() =>
+          tf.tile(tf.tensor(values, shape, dtype), reps).dataSync()
+        );
+      const cpu = await onBackend("cpu", run);
+      const wasm = await onBackend("wasm", run);
+      assert.deepEqual(wasm, cpu, `${dtype} ${shape} x ${reps}`);
+    }
+  }
+});

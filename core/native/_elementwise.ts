@@ -254,7 +254,7 @@ export function copyWords(
  */
 export function tile(
   backend: WasmBackend,
-  inputs: ElementwiseInputs,
+  inputs: { x: tf.TensorInfo },
   attrs: { reps?: number[] },
   { minSize }: { minSize: number },
 ): tf.TensorInfo | undefined {
