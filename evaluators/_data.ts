@@ -98,7 +98,8 @@ export async function flatten(tensors: tf.Tensor[]): Promise<Float64Array> {
 export function unflatten(v: Float64Array, like: tf.Tensor[]): tf.Tensor[] {
   let offset = 0;
   return like.map((t) => {
-    const part = Float32Array.from(v.subarray(offset, offset + t.size));
+    // The typed-array constructor converts in one pass; from() iterates.
+    const part = new Float32Array(v.subarray(offset, offset + t.size));
     offset += t.size;
     return tf.tensor(part, t.shape);
   });
