@@ -9,6 +9,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { batchNormTrainingGrad } from "./batch_norm_training.ts";
 import {
   type PadArg,
   type PoolAttrs,
@@ -570,6 +571,7 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   fusedBatchNormGrad,
   reductionGrad("Sum"),
   reductionGrad("Mean"),
+  batchNormTrainingGrad,
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
     zeroGradient(k, inputs)
   ),

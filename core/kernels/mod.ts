@@ -21,3 +21,11 @@ export {
 export { registerWasmKernels, WASM_KERNELS } from "./wasm.ts";
 export { CPU_KERNELS, registerCpuKernels } from "./cpu.ts";
 export { stockKernel, withStockKernels } from "./_registry.ts";
+export {
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  type BatchNormTraining,
+  batchNormTraining,
+  canFuseBatchNorm,
+  fuseBatchNormLayers,
+} from "./batch_norm_training.ts";

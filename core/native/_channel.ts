@@ -11,6 +11,9 @@
  *   operand repeated down the other, or a scalar.
  * - FusedBatchNorm on NHWC: oneDNN's batch normalization with the given
  *   mean and variance, one pass.
+ * - fisherlab's batch normalization with batch statistics and its
+ *   gradient (kernels/batch_norm_training.ts): oneDNN's training-mode
+ *   primitives, forward and backward.
  * - Column sums (Sum and Mean over leading axes): the hand-assembled SIMD
  *   `colsum` of _wasm_code.ts on this thread, in blocks of rows added in
  *   float64: a million equal terms come out within 1e-6 of their sum,
@@ -24,7 +27,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { BatchNormStats, BinaryOp, Dnnl } from "./dnnl.ts";
+import type { BatchNormGrads, BatchNormStats, BinaryOp, Dnnl } from "./dnnl.ts";
 import type { ColumnSum4 } from "./_wasm_code.ts";
 import { heapView, type WasmBackend } from "./_wasm_heap.ts";
 
@@ -202,6 +205,115 @@ export function batchNorm(
     return undefined;
   }
   return out;
+}
+
+/** The inputs of fisherlab's training-mode batch-norm kernels. */
+export interface BatchNormTrainingInputs {
+  x: tf.TensorInfo;
+  scale: tf.TensorInfo;
+  offset: tf.TensorInfo;
+  dy?: tf.TensorInfo;
+  mean?: tf.TensorInfo;
+  variance?: tf.TensorInfo;
+}
+
+/** Whether x is float32 NHWC with float32 per-channel `parts`. */
+function perChannelNhwc(
+  x: tf.TensorInfo,
+  parts: (tf.TensorInfo | undefined)[],
+): x is tf.TensorInfo & { shape: [number, number, number, number] } {
+  if (x.dtype !== "float32" || x.shape.length !== 4) return false;
+  const channels = x.shape[3];
+  return parts.every((p) =>
+    p !== undefined && p.dtype === "float32" &&
+    tf.util.sizeFromShape(p.shape) === channels
+  );
+}
+
+/**
+ * Batch normalization with the batch's statistics: [y, mean, variance]
+ * for an NHWC x and per-channel scale and offset, by oneDNN's
+ * forward-training primitive; undefined without oneDNN or a primitive.
+ */
+export function batchNormTraining(
+  ctx: ChannelContext,
+  backend: WasmBackend,
+  inputs: BatchNormTrainingInputs,
+  epsilon: number,
+): tf.TensorInfo[] | undefined {
+  const { x, scale, offset } = inputs;
+  const dnnl = ctx.dnnl;
+  if (!dnnl || !perChannelNhwc(x, [scale, offset])) return undefined;
+  const channels = x.shape[3];
+  const y = backend.makeOutput(x.shape, "float32");
+  const mean = backend.makeOutput([channels], "float32");
+  const variance = backend.makeOutput([channels], "float32");
+  const outputs = [y, mean, variance];
+  // Views after the last allocation: the memory may have grown.
+  const stats: BatchNormStats = {
+    mean: heapView(backend, mean),
+    variance: heapView(backend, variance),
+    scale: heapView(backend, scale),
+    offset: heapView(backend, offset),
+  };
+  const done = dnnl.batchNormTraining(
+    x.shape,
+    epsilon,
+    heapView(backend, x),
+    stats,
+    heapView(backend, y),
+  );
+  return done ? outputs : discard(backend, outputs);
+}
+
+/**
+ * The gradient of {@linkcode batchNormTraining}: [dx, dscale, doffset]
+ * from dy, x, the scale and offset, and the mean and variance it wrote,
+ * by oneDNN's backward primitive; undefined as above.
+ */
+export function batchNormTrainingGrad(
+  ctx: ChannelContext,
+  backend: WasmBackend,
+  inputs: BatchNormTrainingInputs,
+  epsilon: number,
+): tf.TensorInfo[] | undefined {
+  const { x, scale, offset, dy, mean, variance } = inputs;
+  const dnnl = ctx.dnnl;
+  if (!dnnl || !perChannelNhwc(x, [scale, offset, mean, variance])) {
+    return undefined;
+  }
+  if (dy === undefined || dy.dtype !== "float32") return undefined;
+  if (!tf.util.arraysEqual(dy.shape, x.shape)) return undefined;
+  const channels = x.shape[3];
+  const dx = backend.makeOutput(x.shape, "float32");
+  const dScale = backend.makeOutput([channels], "float32");
+  const dOffset = backend.makeOutput([channels], "float32");
+  const outputs = [dx, dScale, dOffset];
+  const grads: BatchNormGrads = {
+    dx: heapView(backend, dx),
+    dScale: heapView(backend, dScale),
+    dOffset: heapView(backend, dOffset),
+  };
+  const stats: BatchNormStats = {
+    mean: heapView(backend, mean!),
+    variance: heapView(backend, variance!),
+    scale: heapView(backend, scale),
+    offset: heapView(backend, offset),
+  };
+  const done = dnnl.batchNormBackward(
+    x.shape,
+    epsilon,
+    heapView(backend, x),
+    stats,
+    heapView(backend, dy),
+    grads,
+  );
+  return done ? outputs : discard(backend, outputs);
+}
+
+function discard(backend: WasmBackend, outputs: tf.TensorInfo[]): undefined {
+  for (const t of outputs) backend.disposeData(t.dataId);
+  return undefined;
 }
 
 /** Rows summed in float32 before the block is added in float64. */

@@ -86,6 +86,10 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "f32", "u32"],
     result: "i32",
   },
+  dnnl_batch_normalization_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
+    result: "i32",
+  },
   dnnl_primitive_desc_create: {
     parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
     result: "i32",
@@ -151,6 +155,7 @@ const IN_ORDER = 1;
 const TAG_ANY = 1;
 const FORWARD_TRAINING = 64;
 const FORWARD_INFERENCE = 96;
+const BACKWARD = 128;
 const BINARY = { add: 0x1fff0, mul: 0x1fff1, div: 0x1fff4, sub: 0x1fff5 };
 // Batch-norm flags: given mean and variance, a scale and a shift.
 const USE_GLOBAL_STATS = 0x1;
@@ -175,6 +180,8 @@ const ARG = {
   shift: 52,
   from: 1,
   to: 17,
+  diffScale: 255,
+  diffShift: 256,
 } as const;
 const QUERY = { weightsMd: 131, diffWeightsMd: 132 } as const;
 
@@ -238,6 +245,32 @@ export interface Dnnl {
     y: Float32Array,
   ): boolean;
   /**
+   * Batch normalization with the batch's own statistics (training): y as
+   * for `batchNorm`, with the mean and the biased variance (divided by the
+   * count) of each channel over every other axis written to `stats`;
+   * false when oneDNN has no primitive for it.
+   */
+  batchNormTraining(
+    shape: [number, number, number, number],
+    epsilon: number,
+    x: Float32Array,
+    stats: BatchNormStats,
+    y: Float32Array,
+  ): boolean;
+  /**
+   * The gradient of `batchNormTraining` at x, given dy and the statistics
+   * it wrote: dx (through the statistics too) and the gradients of the
+   * scale and offset, written to `grads`; false as above.
+   */
+  batchNormBackward(
+    shape: [number, number, number, number],
+    epsilon: number,
+    x: Float32Array,
+    stats: BatchNormStats,
+    dy: Float32Array,
+    grads: BatchNormGrads,
+  ): boolean;
+  /**
    * Row-major C = alpha op(A) op(B) + beta C through oneDNN's own sgemm,
    * on the OpenMP threads its other primitives use.
    */
@@ -259,6 +292,13 @@ export interface BatchNormStats {
   variance: Float32Array;
   scale: Float32Array;
   offset: Float32Array;
+}
+
+/** What {@linkcode Dnnl.batchNormBackward} writes. */
+export interface BatchNormGrads {
+  dx: Float32Array;
+  dScale: Float32Array;
+  dOffset: Float32Array;
 }
 
 /** The outcome of {@linkcode loadDnnl}: a library, or why there is none. */
@@ -579,6 +619,127 @@ class DnnlLibrary implements Dnnl {
     check(status, `multiply ${args.m}x${args.k} by ${args.k}x${args.n}`);
   }
 
+  batchNormTraining(
+    shape: [number, number, number, number],
+    epsilon: number,
+    x: Float32Array,
+    stats: BatchNormStats,
+    y: Float32Array,
+  ): boolean {
+    const key = `batchnorm-training/${shape.join("x")}/${epsilon}`;
+    const simple = this.#simple(key, (s) => ({
+      desc: this.#trainingDesc(s, shape, epsilon),
+      args: batchNormArgs(s, shape, [ARG.src, ARG.dst]),
+    }));
+    if (!simple) return false;
+    const m = simple.memories;
+    this.#run(simple.primitive, [
+      [ARG.src, m[ARG.src], x],
+      [ARG.scale, m[ARG.scale], stats.scale],
+      [ARG.shift, m[ARG.shift], stats.offset],
+      [ARG.dst, m[ARG.dst], y],
+      [ARG.mean, m[ARG.mean], stats.mean],
+      [ARG.variance, m[ARG.variance], stats.variance],
+    ]);
+    return true;
+  }
+
+  batchNormBackward(
+    shape: [number, number, number, number],
+    epsilon: number,
+    x: Float32Array,
+    stats: BatchNormStats,
+    dy: Float32Array,
+    grads: BatchNormGrads,
+  ): boolean {
+    const key = `batchnorm-backward/${shape.join("x")}/${epsilon}`;
+    const simple = this.#simple(key, (s) => {
+      const hint = this.#trainingHint(s, shape, epsilon);
+      const data = nhwc(s, shape);
+      const desc = new Uint8Array(OP_DESC_BYTES);
+      check(
+        s.dnnl_batch_normalization_backward_desc_init(
+          desc,
+          BACKWARD,
+          data,
+          data,
+          epsilon,
+          USE_SCALE | USE_SHIFT,
+        ),
+        "describe a batch normalization's gradient",
+      );
+      const channel = describe(s, [shape[3]], [1]);
+      return {
+        desc,
+        hint,
+        args: {
+          ...batchNormArgs(s, shape, [ARG.src, ARG.diffDst, ARG.diffSrc]),
+          [ARG.diffScale]: channel,
+          [ARG.diffShift]: channel,
+        },
+      };
+    });
+    if (!simple) return false;
+    const m = simple.memories;
+    this.#run(simple.primitive, [
+      [ARG.src, m[ARG.src], x],
+      [ARG.mean, m[ARG.mean], stats.mean],
+      [ARG.variance, m[ARG.variance], stats.variance],
+      [ARG.scale, m[ARG.scale], stats.scale],
+      [ARG.shift, m[ARG.shift], stats.offset],
+      [ARG.diffDst, m[ARG.diffDst], dy],
+      [ARG.diffSrc, m[ARG.diffSrc], grads.dx],
+      [ARG.diffScale, m[ARG.diffScale], grads.dScale],
+      [ARG.diffShift, m[ARG.diffShift], grads.dOffset],
+    ]);
+    return true;
+  }
+
+  /** The forward-training operation descriptor of a batch normalization. */
+  #trainingDesc(
+    s: Library["symbols"],
+    shape: [number, number, number, number],
+    epsilon: number,
+  ): Uint8Array {
+    const desc = new Uint8Array(OP_DESC_BYTES);
+    check(
+      s.dnnl_batch_normalization_forward_desc_init(
+        desc,
+        FORWARD_TRAINING,
+        nhwc(s, shape),
+        epsilon,
+        USE_SCALE | USE_SHIFT,
+      ),
+      "describe a batch normalization",
+    );
+    return desc;
+  }
+
+  /** The forward-training primitive descriptor the backward one needs. */
+  #trainingHint(
+    s: Library["symbols"],
+    shape: [number, number, number, number],
+    epsilon: number,
+  ): Pointer {
+    const key = `batchnorm/${shape.join("x")}/${epsilon}`;
+    const known = this.#forwardHints.get(key);
+    if (known) return known;
+    const pd = out();
+    check(
+      s.dnnl_primitive_desc_create(
+        pd,
+        this.#trainingDesc(s, shape, epsilon),
+        null,
+        this.#engine,
+        null,
+      ),
+      "choose a batch normalization",
+    );
+    const pointer = Deno.UnsafePointer.create(pd[0]);
+    this.#forwardHints.set(key, pointer);
+    return pointer;
+  }
+
   close(): void {
     this.#convs.clear();
     this.#forwardHints.clear();
@@ -595,16 +756,24 @@ class DnnlLibrary implements Dnnl {
     describeOp: (s: Library["symbols"]) => {
       desc: Uint8Array;
       args: Record<number, Uint8Array>;
+      /** The forward primitive descriptor a backward one is chosen by. */
+      hint?: Pointer;
     },
   ): Simple | null {
     let simple = this.#others.get(key);
     if (simple !== undefined) return simple;
     const s = this.#lib.symbols;
     try {
-      const { desc, args } = describeOp(s);
+      const { desc, args, hint } = describeOp(s);
       const pd = out();
       check(
-        s.dnnl_primitive_desc_create(pd, desc, null, this.#engine, null),
+        s.dnnl_primitive_desc_create(
+          pd,
+          desc,
+          null,
+          this.#engine,
+          hint ?? null,
+        ),
         "choose a primitive",
       );
       const primitive = out();
@@ -928,6 +1097,33 @@ function descriptors(s: Library["symbols"], g: ConvGeometry): Descriptors {
     padL: dims(g.padTop, g.padLeft),
     padR: dims(bottom, right),
   };
+}
+
+/** NHWC data of `shape` as oneDNN's (N, C, H, W). */
+function nhwc(
+  s: Library["symbols"],
+  [n, h, w, c]: [number, number, number, number],
+): Uint8Array {
+  return describe(s, [n, c, h, w], [h * w * c, 1, w * c, c]);
+}
+
+/**
+ * The memory descriptors of a batch normalization's arguments: `data`
+ * ones of the data's shape, and its four per-channel arrays.
+ */
+function batchNormArgs(
+  s: Library["symbols"],
+  shape: [number, number, number, number],
+  data: number[],
+): Record<number, Uint8Array> {
+  const full = nhwc(s, shape);
+  const channel = describe(s, [shape[3]], [1]);
+  const args: Record<number, Uint8Array> = {};
+  for (const arg of data) args[arg] = full;
+  for (const arg of [ARG.mean, ARG.variance, ARG.scale, ARG.shift]) {
+    args[arg] = channel;
+  }
+  return args;
 }
 
 /** A memory descriptor: by strides, or any layout when strides is absent. */

@@ -78,8 +78,15 @@ import {
 } from "./_im2col.ts";
 import { ColumnCache } from "./_column_cache.ts";
 import {
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+} from "../kernels/batch_norm_training.ts";
+import {
   batchNorm,
   type BatchNormInputs,
+  batchNormTraining,
+  batchNormTrainingGrad,
+  type BatchNormTrainingInputs,
   binary,
   type ChannelContext,
   columnSums,
@@ -125,7 +132,9 @@ export type NativeKernelName =
   | "RealDiv"
   | "Neg"
   | "Square"
-  | "FusedBatchNorm";
+  | "FusedBatchNorm"
+  | typeof BATCH_NORM_TRAINING
+  | typeof BATCH_NORM_TRAINING_GRAD;
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -152,7 +161,15 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "Neg",
   "Square",
   "FusedBatchNorm",
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
 ];
+
+/** Kernels of this pack that only oneDNN computes, with no wasm original. */
+const DNNL_ONLY: ReadonlySet<NativeKernelName> = new Set([
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+]);
 
 /** Options for {@linkcode enableNativeKernels}. */
 export interface NativeKernelOptions {
@@ -300,6 +317,7 @@ interface Attrs extends ElementwiseAttrs {
   dtype?: tf.DataType;
   filterSize?: number | [number, number];
   varianceEpsilon?: number;
+  epsilon?: number;
 }
 
 type Impl = (
@@ -307,7 +325,7 @@ type Impl = (
   backend: WasmBackend,
   inputs: Inputs,
   attrs: Attrs,
-) => tf.TensorInfo | undefined;
+) => tf.TensorInfo | tf.TensorInfo[] | undefined;
 
 const BACKEND = "wasm";
 let active: Context | undefined;
@@ -395,7 +413,9 @@ export function enableNativeKernels(
     ctx.dnnlReason = "not chosen";
   } else if (dnnl) ctx.dnnl = dnnl;
   else if (!systemDnnl.available) ctx.dnnlReason = systemDnnl.reason;
-  for (const name of options.kernels ?? NATIVE_KERNELS) install(ctx, name);
+  for (const name of options.kernels ?? NATIVE_KERNELS) {
+    if (!DNNL_ONLY.has(name) || dnnl) install(ctx, name);
+  }
   active = ctx;
   lastReason = undefined;
   return nativeKernelsStatus();
@@ -490,6 +510,20 @@ const IMPLS: Record<NativeKernelName, Impl> = {
     binary(ctx.arithmetic, backend, "mul", x, -1, false),
   Square: (ctx, backend, { x }) =>
     binary(ctx.arithmetic, backend, "mul", x, x, true),
+  [BATCH_NORM_TRAINING]: (ctx, backend, inputs, attrs) =>
+    batchNormTraining(
+      ctx.arithmetic,
+      backend,
+      inputs as unknown as BatchNormTrainingInputs,
+      attrs.epsilon ?? 0.001,
+    ),
+  [BATCH_NORM_TRAINING_GRAD]: (ctx, backend, inputs, attrs) =>
+    batchNormTrainingGrad(
+      ctx.arithmetic,
+      backend,
+      inputs as unknown as BatchNormTrainingInputs,
+      attrs.epsilon ?? 0.001,
+    ),
   FusedBatchNorm: (ctx, backend, inputs, attrs) =>
     batchNorm(
       ctx.arithmetic,
@@ -540,6 +574,12 @@ function timedDnnl(dnnl: Dnnl, ctx: Context): Dnnl {
     ),
     batchNorm: time((shape, eps, x, stats, y) =>
       dnnl.batchNorm(shape, eps, x, stats, y)
+    ),
+    batchNormTraining: time((shape, eps, x, stats, y) =>
+      dnnl.batchNormTraining(shape, eps, x, stats, y)
+    ),
+    batchNormBackward: time((shape, eps, x, stats, dy, grads) =>
+      dnnl.batchNormBackward(shape, eps, x, stats, dy, grads)
     ),
     // Timed where it is called, as the pack's BLAS.
     sgemm: (args) => dnnl.sgemm(args),
