@@ -11,6 +11,7 @@
  */
 import { tf } from "./tf.ts";
 import type { LayersModel } from "./tf.ts";
+import { fusedCrossEntropy } from "./kernels/cross_entropy.ts";
 
 /**
  * Log-probabilities log softmax(z) along the last axis.
@@ -60,8 +61,15 @@ export function crossEntropy(
   const reduction = options.reduction ?? "mean";
   return tf.tidy(() => {
     const classes = logits.shape[logits.shape.length - 1];
-    const onehot = tf.oneHot(tf.cast(labels, "int32"), classes);
-    const nll = tf.neg(tf.sum(tf.mul(onehot, logSoftmax(logits)), -1));
+    // One kernel each way where it can run (kernels/cross_entropy.ts).
+    const nll = fusedCrossEntropy(logits, labels) ??
+      tf.neg(tf.sum(
+        tf.mul(
+          tf.oneHot(tf.cast(labels, "int32"), classes),
+          logSoftmax(logits),
+        ),
+        -1,
+      ));
     if (reduction === "none") return nll;
     return reduction === "sum" ? tf.sum(nll) : tf.mean(nll);
   });

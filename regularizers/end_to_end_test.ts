@@ -108,20 +108,33 @@ Deno.test("fisherPenalty() in training ends with a lower Tr(F), same seed", asyn
 });
 
 Deno.test('fisherPenalty() "finite-difference" trains like "exact"', async () => {
+  // A smooth net: on a ReLU one a difference step that crosses a kink is
+  // off by far more than its truncation error, and which steps cross one
+  // changes with the last bit of the trajectory.
+  const model = (seed: number) =>
+    mlp({
+      inputShape: [20],
+      hidden: [64, 64],
+      classes: 10,
+      activation: "tanh",
+      seed,
+    });
   const run = async (method: "exact" | "finite-difference") => {
     const fp = fisherPenalty({ alpha: 1, every: 1, method });
-    const result = await train(options({ maxSteps: 10, plugins: [fp] }));
+    const result = await train(
+      options({ model, maxSteps: 10, plugins: [fp] }),
+    );
     const weights = weightsOf(result.model);
     result.model.dispose();
     return { weights, stats: fp.stats };
   };
   const exact = await run("exact");
   const approx = await run("finite-difference");
-  const plain = await train(options({ maxSteps: 10 }));
+  const plain = await train(options({ model, maxSteps: 10 }));
   const distance = relativeDistance(exact.weights, approx.weights);
   const effect = relativeDistance(exact.weights, weightsOf(plain.model));
   plain.model.dispose();
-  assert.ok(distance < 5e-2 * effect, `${distance} vs effect ${effect}`);
+  assert.ok(distance < 1e-2 * effect, `${distance} vs effect ${effect}`);
   assert.equal(exact.stats.gradientEvaluations, 10);
   assert.equal(approx.stats.gradientEvaluations, 30);
 });

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { crossEntropyKernels } from "./cross_entropy.ts";
 import { tf } from "../tf.ts";
 import type { Info } from "./_compose.ts";
 import type { PoolAttrs } from "./_pool_geometry.ts";
@@ -75,5 +76,10 @@ export function registerCpuKernels(): void {
     const stock = tf.getKernel(name, CPU);
     if (stock && !isOurs(name, CPU)) replaceKernel(mark(wrap(stock)));
   }
-  if (tf.getKernel("Conv2D", CPU)) replaceKernel(pickKernel());
+  if (tf.getKernel("Conv2D", CPU)) {
+    replaceKernel(pickKernel());
+    for (const config of crossEntropyKernels(CPU)) {
+      replaceKernel(mark(config));
+    }
+  }
 }

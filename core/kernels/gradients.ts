@@ -10,6 +10,7 @@
  */
 import { tf } from "../tf.ts";
 import { batchNormTrainingGrad } from "./batch_norm_training.ts";
+import { crossEntropyGrad } from "./cross_entropy.ts";
 import {
   type PadArg,
   type PoolAttrs,
@@ -572,6 +573,7 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   reductionGrad("Sum"),
   reductionGrad("Mean"),
   batchNormTrainingGrad,
+  crossEntropyGrad,
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
     zeroGradient(k, inputs)
   ),

@@ -27,6 +27,11 @@ import { maxPoolGrad, pickKernelConfig } from "./max_pool_grad.ts";
 import { PICK_AT_ARGMAX } from "./gradients.ts";
 import { isOurs, mark, type Marked, replaceKernel } from "./_registry.ts";
 import { tile } from "../native/_elementwise.ts";
+import {
+  CROSS_ENTROPY,
+  CROSS_ENTROPY_GRAD,
+  crossEntropyKernels,
+} from "./cross_entropy.ts";
 import { isWasmBackend } from "../native/_wasm_heap.ts";
 import {
   type DepthwiseBackpropAttrs,
@@ -50,6 +55,8 @@ export const WASM_KERNELS: readonly string[] = [
   "FusedDepthwiseConv2D",
   "Tile",
   PICK_AT_ARGMAX,
+  CROSS_ENTROPY,
+  CROSS_ENTROPY_GRAD,
 ];
 
 function filterKernel(): Marked {
@@ -263,6 +270,7 @@ export function registerWasmKernels(): void {
   replaceKernel(filterKernel());
   replaceKernel(pickKernel());
   for (const config of depthwiseKernels()) replaceKernel(config);
+  for (const config of crossEntropyKernels(WASM)) replaceKernel(mark(config));
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],

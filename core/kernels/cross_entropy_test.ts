@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import "./mod.ts";
+import { crossEntropy, logSoftmax, valueAndGrads } from "../functional.ts";
+import { normals, onBackend, relErr } from "./_test_util.ts";
+import {
+  CROSS_ENTROPY,
+  CROSS_ENTROPY_GRAD,
+  fusedCrossEntropy,
+} from "./cross_entropy.ts";
+
+/** -log softmax(z)_y and its gradient by the composite ops. */
+function composite(z: tf.Tensor, y: tf.Tensor) {
+  return tf.tidy(() => {
+    const classes = z.shape[1]!;
+    const f = (t: tf.Tensor) =>
+      tf.neg(tf.sum(tf.mul(tf.oneHot(y, classes), logSoftmax(t)), -1));
+    const w = tf.linspace(0.5, 2, z.shape[0]!);
+    const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), w)))(z);
+    return { loss: f(z).dataSync(), grad: grad.dataSync() };
+  });
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`fusedCrossEntropy() on ${backend} matches the composite ops, loss and gradient, extreme logits included`, async () => {
+    await onBackend(backend, async () => {
+      const [rows, classes] = [37, 10];
+      const values = normals(rows * classes, 3, 4);
+      values[5] = 80; // a confident row: the shift by the maximum matters
+      values[classes + 2] = -90;
+      const z = tf.variable(tf.tensor(values, [rows, classes]));
+      const y = tf.tensor1d(
+        Array.from({ length: rows }, (_, i) => (i * 7) % classes),
+        "int32",
+      );
+      const w = tf.linspace(0.5, 2, rows);
+      const before = tf.memory().numTensors;
+      const fused = tf.tidy(() => {
+        const loss = fusedCrossEntropy(z, y)!.dataSync();
+        const grad = tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.mul(fusedCrossEntropy(t, y)!, w))
+        )(z).dataSync();
+        return { loss, grad };
+      });
+      assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+      const reference = composite(z, y);
+      assert.ok(relErr(fused.loss, reference.loss) < 1e-6);
+      assert.ok(relErr(fused.grad, reference.grad) < 1e-5);
+
+      // crossEntropy() takes this path under one gradient.
+      const { kernels } = await tf.profile(() =>
+        tf.tidy(() => {
+          valueAndGrads(() => crossEntropy(z, y) as tf.Scalar, [z]);
+        })
+      );
+      const names = kernels.map((k) => k.name);
+      assert.ok(names.includes(CROSS_ENTROPY));
+      assert.ok(names.includes(CROSS_ENTROPY_GRAD));
+      tf.dispose([z, y, w]);
+    });
+  });
+}
+
+Deno.test("crossEntropy() keeps the composite ops under a second gradient, where its Hessian is exact", async () => {
+  await onBackend("wasm", () => {
+    // Softmax cross-entropy of logits z: H = diag(p) - p p^T per row, / B.
+    const z = tf.variable(tf.tensor2d([[0.3, -1.2, 2.0], [1.0, 0.0, -0.5]]));
+    const y = tf.tensor1d([2, 0], "int32");
+    const v = tf.tensor2d([[1, 0.5, -1], [0, 2, 1]]);
+    const hv = tf.tidy(() => {
+      const { grads } = valueAndGrads(() => {
+        const inner = valueAndGrads(() => {
+          assert.equal(fusedCrossEntropy(z, y), undefined, "depth 2");
+          return crossEntropy(z, y) as tf.Scalar;
+        }, [z]);
+        return tf.sum(tf.mul(inner.grads[0], v)) as tf.Scalar;
+      }, [z]);
+      return grads[0].arraySync() as number[][];
+    });
+    const zs = z.arraySync() as number[][];
+    const vs = v.arraySync() as number[][];
+    zs.forEach((row, r) => {
+      const e = row.map(Math.exp);
+      const s = e.reduce((a, b) => a + b, 0);
+      const p = e.map((x) => x / s);
+      const pv = p.reduce((a, pi, i) => a + pi * vs[r][i], 0);
+      p.forEach((pi, i) => {
+        const expected = (pi * vs[r][i] - pi * pv) / zs.length;
+        assert.ok(Math.abs(hv[r][i] - expected) < 1e-6, `${r} ${i}`);
+      });
+    });
+    tf.dispose([z, y, v]);
+  });
+});
+
+Deno.test("fusedCrossEntropy() refuses a label outside the classes and shapes it does not handle", async () => {
+  await onBackend("cpu", () => {
+    const z = tf.zeros([2, 3]);
+    assert.throws(
+      () => fusedCrossEntropy(z, tf.tensor1d([0, 3], "int32")),
+      /Cannot compute the cross-entropy: label "3" is outside 0..2/,
+    );
+    assert.equal(
+      fusedCrossEntropy(tf.zeros([2, 3, 1]), tf.zeros([2])),
+      undefined,
+    );
+    assert.equal(fusedCrossEntropy(z, tf.zeros([3])), undefined);
+    tf.dispose(z);
+  });
+});
