@@ -6,7 +6,7 @@
  * - mini-batch Tr(F) (one backward pass with sampled labels);
  * - one Hutchinson probe (one Hessian-vector product, v^T H v);
  * - one power-iteration step (one Hessian-vector product and a
- *   normalization).
+ *   normalization), each from the vector the step before left.
  *
  * On an MLP 784-256-10 (ReLU) and the SimpleCNN of models/simple_cnn.ts at
  * batch 128 on MNIST shapes, and the ResNet-8 of models/resnet.ts at batch
@@ -36,6 +36,7 @@ import { fisherTrace } from "../evaluators/fisher_trace.ts";
 import { lossHessian } from "../evaluators/hessian_operator.ts";
 import { hutchinsonTrace } from "../evaluators/hessian_trace.ts";
 import { powerIteration } from "../evaluators/sharpness.ts";
+import { randomUnitVector } from "../evaluators/_start.ts";
 import { medianMs, runReference, weightsNote } from "./_measure.ts";
 import type { BenchRow, SummaryNet } from "./row.ts";
 
@@ -165,10 +166,13 @@ async function costs(
     () => hutchinsonTrace(op, { maxProbes: 1, random }),
     n,
   );
-  const powerMs = await timed(
-    () => powerIteration(op, { maxIterations: 1, random }),
-    n,
-  );
+  // One step from the vector the last one left, as the reference keeps
+  // its v between steps: drawing a start vector is not part of a step.
+  let vector = randomUnitVector(op.dim, random);
+  const powerMs = await timed(async () => {
+    const step = await powerIteration(op, { maxIterations: 1, start: vector });
+    vector = step.vector;
+  }, n);
   op.dispose();
   return {
     exactMs,

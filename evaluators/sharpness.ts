@@ -36,8 +36,14 @@ export interface PowerIterationOptions {
    * the latest one. Default 1e-4.
    */
   tolerance?: number;
-  /** Source of the start vector. Default `new Random(0)`. */
+  /** Source of the start vector when `start` is not given. Default `new Random(0)`. */
   random?: Random;
+  /**
+   * The start vector, e.g. the `vector` of an earlier run to warm-start
+   * from as the weights move during training; scaled to unit length.
+   * Default: a random direction from `random`.
+   */
+  start?: Float64Array;
 }
 
 /**
@@ -64,7 +70,9 @@ export async function powerIteration(
 ): Promise<PowerIterationResult> {
   const maxIterations = options.maxIterations ?? 100;
   const tolerance = options.tolerance ?? 1e-4;
-  let v = randomUnitVector(op.dim, options.random ?? new Random(0));
+  let v = options.start
+    ? startVector(op.dim, options.start)
+    : randomUnitVector(op.dim, options.random ?? new Random(0));
   let lambda = NaN;
   for (let it = 1; it <= maxIterations; it++) {
     const w = await op.apply(v);
@@ -87,6 +95,24 @@ export async function powerIteration(
     iterations: maxIterations,
     vector: v,
   };
+}
+
+/** `start` scaled to unit length, after checking it can start anything. */
+function startVector(dim: number, start: Float64Array): Float64Array {
+  if (start.length !== dim) {
+    throw new RangeError(
+      `Cannot start power iteration: the start vector has length ` +
+        `"${start.length}" but the operator has ${dim} entries`,
+    );
+  }
+  const size = norm(start);
+  if (!(size > 0) || !Number.isFinite(size)) {
+    throw new RangeError(
+      `Cannot start power iteration: the start vector's norm is "${size}"; ` +
+        "give a finite, nonzero vector",
+    );
+  }
+  return scale(1 / size, start);
 }
 
 /** Options for {@linkcode sharpness}. */

@@ -67,3 +67,35 @@ Deno.test("sharpness() matches the top eigenvalue of the formed Hessian", async 
   tf.dispose([data.x, data.y]);
   model.dispose();
 });
+
+Deno.test("powerIteration() warm-starts from a given vector, and refuses one it cannot use", async () => {
+  const a = plantedMatrix([10, 4, 3, 1, 0.5, -2], 5);
+  const op = {
+    dim: 6,
+    apply: (v: Float64Array) =>
+      Promise.resolve(
+        Float64Array.from(a, (row) => row.reduce((s, x, j) => s + x * v[j], 0)),
+      ),
+  };
+  const cold = await powerIteration(op, {
+    tolerance: 1e-9,
+    maxIterations: 500,
+  });
+  // From the converged eigenvector (scaled: only the direction counts) the
+  // first Rayleigh quotient is already the eigenvalue.
+  const warm = await powerIteration(op, {
+    start: cold.vector.map((x) => 3 * x),
+    tolerance: 1e-9,
+    maxIterations: 500,
+  });
+  assert.ok(warm.iterations < cold.iterations / 2, `${warm.iterations}`);
+  assert.ok(Math.abs(warm.lambdaMax - 10) < 1e-6);
+  await assert.rejects(
+    () => powerIteration(op, { start: new Float64Array(5) }),
+    /Cannot start power iteration: the start vector has length "5" but the operator has 6 entries/,
+  );
+  await assert.rejects(
+    () => powerIteration(op, { start: new Float64Array(6) }),
+    /start vector's norm is "0"; give a finite, nonzero vector/,
+  );
+});
