@@ -58,10 +58,15 @@ interface Costs {
 
 type Net = "mlp" | "cnn" | "resnet";
 
+/** One net's reference costs, with the thread count each was fastest on. */
+interface ReferenceCosts extends Costs {
+  threads: Record<"exactMs" | "minibatchMs" | "probeMs" | "powerMs", number>;
+}
+
 /** What bench/curvature_reference.py prints. */
-interface Reference extends Record<Net, Costs> {
+interface Reference extends Record<Net, ReferenceCosts> {
   torch: string;
-  threads: number;
+  threadCounts: number[];
   perExample: string;
 }
 
@@ -191,9 +196,12 @@ function rows(
   reference: Reference | string,
 ): BenchRow[] {
   const ref = typeof reference === "string" ? undefined : reference;
-  const refNote = ref
-    ? `torch ${ref.torch}, ${ref.threads} thread(s)`
-    : reference as string;
+  // PyTorch runs each workload under the faster of its thread counts.
+  const refNote = (net: Net, key: keyof ReferenceCosts["threads"]) =>
+    ref
+      ? `torch ${ref.torch}, ${ref[net].threads[key]} thread(s), the ` +
+        `faster of ${ref.threadCounts.join(" and ")}`
+      : reference as string;
   const out: BenchRow[] = [];
   for (const net of ["mlp", "cnn", "resnet"] as const) {
     const label = LABELS[net];
@@ -203,8 +211,9 @@ function rows(
     const bn = net === "resnet"
       ? "batch norm on running statistics (PyTorch eval mode)"
       : "";
-    const note = (...extra: string[]) =>
-      [failed, ...extra, bn, refNote].filter((s) => s !== "").join("; ");
+    const note = (key: keyof ReferenceCosts["threads"], ...extra: string[]) =>
+      [failed, ...extra, bn, refNote(net, key)].filter((s) => s !== "")
+        .join("; ");
     const weights = net === "resnet" ? weightsNote(m.weights, r?.weights) : "";
     out.push(
       {
@@ -214,6 +223,7 @@ function rows(
         fisherlab: m.exactMs,
         reference: r?.exactMs,
         note: note(
+          "exactMs",
           `fisherlab: ${m.perExample ?? "-"} per-example norms; ` +
             `PyTorch: ${ref?.perExample ?? "-"}` +
             (r && r.exactExamples !== m.exactExamples
@@ -229,7 +239,7 @@ function rows(
         unit: "ms/example",
         fisherlab: m.minibatchMs,
         reference: r?.minibatchMs,
-        note: note(),
+        note: note("minibatchMs"),
       },
       {
         group: "curvature",
@@ -237,7 +247,7 @@ function rows(
         unit: "ms/example",
         fisherlab: m.probeMs,
         reference: r?.probeMs,
-        note: note("one Hessian-vector product"),
+        note: note("probeMs", "one Hessian-vector product"),
         cell: { net: label, workload: "Tr(H) probe" },
       },
       {
@@ -246,7 +256,7 @@ function rows(
         unit: "ms/example",
         fisherlab: m.powerMs,
         reference: r?.powerMs,
-        note: note(),
+        note: note("powerMs"),
       },
     );
   }
