@@ -10,8 +10,10 @@
  * zero tensors added to each weighted layer's pre-activation. That gives
  * each row's output gradients Delta_i, which with the layer's input A_i
  * make its per-example gradients. Kernel: A_i^T Delta_i, with the input
- * patches (im2col) as A_i for a convolution; for a dense layer at a single
- * position, its squared norm is ||a_i||^2 ||delta_i||^2. Bias and beta:
+ * patches (im2col) as A_i for a convolution (one backend kernel for all
+ * rows where there is one, core/kernels/conv_row_norms.ts; else a product
+ * per filter tap); for a dense layer at a single position, its squared norm
+ * is ||a_i||^2 ||delta_i||^2. Bias and beta:
  * Delta_i summed over positions. Gamma: xhat_i * Delta_i summed over
  * positions, xhat = (x - mean) / sqrt(var + epsilon) from the running
  * statistics. Other layers run through their own apply. A pass holds
@@ -26,6 +28,7 @@
 import { tf } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { forward, logSoftmax, squaredNorm } from "../core/functional.ts";
+import { convFilterRowNorms } from "../core/kernels/conv_row_norms.ts";
 
 type Layer = LayersModel["layers"][number];
 type SymbolicTensor = LayersModel["inputs"][number];
@@ -601,7 +604,19 @@ function opSqNorms(
     if (op.countKernel && op.kind === "dense" && positions === 1) {
       terms.push(tf.mul(rowSq(a), rowSq(flatD)));
     } else if (op.countKernel) {
-      const taps = op.kind === "conv"
+      // The backend's per-example kernel if it has one, else per tap.
+      const [kh, kw] = op.kernel.shape;
+      const direct = op.kind === "conv"
+        ? convFilterRowNorms(a, d, {
+          filterSize: [kh, kw],
+          strides: op.strides,
+          padding: op.padding,
+        })
+        : undefined;
+      if (direct) terms.push(direct);
+      const taps = direct
+        ? []
+        : op.kind === "conv"
         ? convTaps(a as tf.Tensor4D, op, d.shape[1]!, d.shape[2]!)
         : [tf.reshape(a, [rows, positions, -1])];
       for (const tap of taps) {

@@ -22,6 +22,8 @@
  *   (LRU) for the filter gradient of the same input.
  * - Conv2DBackpropFilter: col^T dy, one sgemm, reusing the forward's
  *   columns when cached.
+ * - FisherlabConvFilterRowNorms (kernels/conv_row_norms.ts): each row's
+ *   own filter gradient as above at batch 1, and its sum of squares.
  * - Conv2DBackpropInput: stride 1, one sgemm per filter tap on a padded
  *   layout; other strides, dy W^T then col2im.
  * - Sum and Mean over leading or trailing axes: one sgemv (wasm transposes
@@ -81,6 +83,7 @@ import {
   BATCH_NORM_TRAINING,
   BATCH_NORM_TRAINING_GRAD,
 } from "../kernels/batch_norm_training.ts";
+import { CONV_FILTER_ROW_NORMS } from "../kernels/conv_row_norms.ts";
 import {
   batchNorm,
   type BatchNormInputs,
@@ -134,7 +137,8 @@ export type NativeKernelName =
   | "Square"
   | "FusedBatchNorm"
   | typeof BATCH_NORM_TRAINING
-  | typeof BATCH_NORM_TRAINING_GRAD;
+  | typeof BATCH_NORM_TRAINING_GRAD
+  | typeof CONV_FILTER_ROW_NORMS;
 
 /** Every kernel this pack can replace. */
 export const NATIVE_KERNELS: readonly NativeKernelName[] = [
@@ -163,6 +167,7 @@ export const NATIVE_KERNELS: readonly NativeKernelName[] = [
   "FusedBatchNorm",
   BATCH_NORM_TRAINING,
   BATCH_NORM_TRAINING_GRAD,
+  CONV_FILTER_ROW_NORMS,
 ];
 
 /** Kernels of this pack that only oneDNN computes, with no wasm original. */
@@ -475,6 +480,7 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   FusedConv2D: fusedConv2d,
   Conv2DBackpropInput: conv2dBackpropInput,
   Conv2DBackpropFilter: conv2dBackpropFilter,
+  [CONV_FILTER_ROW_NORMS]: convFilterRowNorms,
   Sum: sum,
   Mean: (ctx, backend, inputs, attrs) => sum(ctx, backend, inputs, attrs, true),
   Slice: slice,
@@ -1021,20 +1027,38 @@ function conv2dBackpropFilter(
 
   const out = backend.makeOutput([...attrs.filterShape], "float32");
   const xv = heapView(backend, x);
-  const dyv = heapView(backend, dy);
-  const dwv = heapView(backend, out);
-  if (ctx.dnnl?.backwardWeights(g, xv, dyv, dwv)) return out;
+  const whole = ctx.dnnl ? undefined : columns(ctx, backend, x, xv, g, false);
+  filterGradient(ctx, g, xv, heapView(backend, dy), heapView(backend, out), {
+    whole,
+  });
+  return out;
+}
+
+/**
+ * dW of the convolution `g` from x and dy, into `dw`: oneDNN's primitive
+ * when it has one, else col^T dy through the sgemm, with `whole` as the
+ * column matrix of all of x when the caller has it and chunks of im2col
+ * (in scratch slot 0) otherwise.
+ */
+function filterGradient(
+  ctx: Context,
+  g: ConvGeometry,
+  xv: Float32Array,
+  dyv: Float32Array,
+  dwv: Float32Array,
+  options: { whole?: Float32Array } = {},
+): void {
+  if (ctx.dnnl?.backwardWeights(g, xv, dyv, dwv)) return;
   const pixels = g.outH * g.outW;
   const p = patchSize(g);
   const product = new FilterProduct(ctx, p, g.outC, dwv);
   if (isPointwise(g)) {
     product.add(xv, dyv, g.batch * pixels, 0);
-    return product.finish(out);
+    return product.finish();
   }
-  const whole = columns(ctx, backend, x, xv, g, false);
-  if (whole) {
-    product.add(whole, dyv, g.batch * pixels, 0);
-    return product.finish(out);
+  if (options.whole) {
+    product.add(options.whole, dyv, g.batch * pixels, 0);
+    return product.finish();
   }
   const chunk = imagesPerChunk(ctx, g);
   for (let first = 0; first < g.batch; first += chunk) {
@@ -1045,7 +1069,60 @@ function conv2dBackpropFilter(
     const at = first * pixels * g.outC;
     product.add(col, dyv.subarray(at, at + k * g.outC), k, first === 0 ? 0 : 1);
   }
-  return product.finish(out);
+  product.finish();
+}
+
+/**
+ * fisherlab's per-example filter-gradient norms (kernels/conv_row_norms.ts):
+ * for each row of x and dy, the filter gradient of that row alone (the
+ * convolution at batch 1, into scratch slot 3) and its sum of squares.
+ */
+function convFilterRowNorms(
+  ctx: Context,
+  backend: WasmBackend,
+  inputs: Inputs,
+  attrs: Attrs,
+): tf.TensorInfo | undefined {
+  const { x, dy } = inputs;
+  if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
+  if (x.shape.length !== 4 || dy.shape.length !== 4) return undefined;
+  if (x.shape[0] !== dy.shape[0]) return undefined;
+  const size = attrs.filterSize;
+  if (size === undefined) return undefined;
+  const [kh, kw] = typeof size === "number" ? [size, size] : size;
+  const info = tf.backend_util.computeConv2DInfo(
+    [1, x.shape[1], x.shape[2], x.shape[3]],
+    [kh, kw, x.shape[3], dy.shape[3]],
+    attrs.strides,
+    1,
+    attrs.pad,
+    undefined,
+    false,
+    "channelsLast",
+  );
+  const g = convGeometry(info);
+  if (g === undefined || g.outH !== dy.shape[1] || g.outW !== dy.shape[2]) {
+    return undefined;
+  }
+  const rows = x.shape[0];
+  const out = backend.makeOutput([rows], "float32");
+  const [xv, dyv, norms] = [x, dy, out].map((t) => heapView(backend, t));
+  const inSize = g.inH * g.inW * g.inC;
+  const outSize = g.outH * g.outW * g.outC;
+  const dw = ctx.scratch.take(patchSize(g) * g.outC, 3);
+  for (let i = 0; i < rows; i++) {
+    filterGradient(
+      ctx,
+      g,
+      xv.subarray(i * inSize, (i + 1) * inSize),
+      dyv.subarray(i * outSize, (i + 1) * outSize),
+      dw,
+    );
+    let sq = 0;
+    for (let j = 0; j < dw.length; j++) sq += dw[j] * dw[j];
+    norms[i] = sq;
+  }
+  return out;
 }
 
 /**
@@ -1080,13 +1157,12 @@ class FilterProduct {
     this.#ctx.blas.sgemm(args);
   }
 
-  finish(out: tf.TensorInfo): tf.TensorInfo {
-    if (!this.#transposed) return out;
+  finish(): void {
+    if (!this.#transposed) return;
     const [p, outC, from, to] = [this.#p, this.#outC, this.#target, this.#dw];
     for (let o = 0; o < outC; o++) {
       for (let i = 0, d = o; i < p; i++, d += outC) to[d] = from[o * p + i];
     }
-    return out;
   }
 }
 

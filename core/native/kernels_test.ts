@@ -14,6 +14,7 @@ import {
   type NativeKernelsStatus,
   nativeKernelsStatus,
 } from "./kernels.ts";
+import { convFilterRowNorms } from "../kernels/conv_row_norms.ts";
 
 const found = loadBlas();
 const dnnlFound = loadDnnl();
@@ -273,6 +274,99 @@ Deno.test({
     for (const convolutions of LIBRARIES) {
       await checkAgainstCpu(cases, 0, { convolutions });
     }
+  },
+});
+
+Deno.test({
+  name: `FisherlabConvFilterRowNorms natively equals each row's own ` +
+    `filter gradient on the cpu backend, squared and summed${skipped}`,
+  ignore,
+  fn: async () => {
+    const grid = convGrid(false).filter((g) =>
+      (g.pad === "same" || g.pad === "valid") && g.dimRoundingMode === undefined
+    );
+    // Expected: each row alone through the cpu backend's stock gradient.
+    await tf.setBackend("cpu");
+    const cases = grid.map((g) => {
+      const x = random(g.x);
+      const [kh, kw, cin, cout] = g.f;
+      const strides = (typeof g.strides === "number"
+        ? [g.strides, g.strides]
+        : g.strides) as [number, number];
+      const info = tf.backend_util.computeConv2DInfo(
+        g.x as [number, number, number, number],
+        g.f as [number, number, number, number],
+        strides,
+        1,
+        g.pad as "same",
+      );
+      const dy = random(info.outShape);
+      const expected = tf.tidy(() => {
+        const xs = tf.tensor4d(x.data, g.x as [number, number, number, number]);
+        const dys = tf.tensor(dy.data, info.outShape) as tf.Tensor4D;
+        return Array.from({ length: g.x[0] }, (_, i) => {
+          const xi = tf.slice(xs, i, 1);
+          const dyi = tf.slice(dys, i, 1);
+          const dw = tf.grad((w: tf.Tensor) =>
+            tf.sum(tf.mul(
+              tf.conv2d(xi, w as tf.Tensor4D, strides, g.pad as "same"),
+              dyi,
+            ))
+          )(tf.zeros([kh, kw, cin, cout]));
+          return tf.sum(tf.square(dw)).dataSync()[0];
+        });
+      });
+      return { g, x, dy, strides, expected };
+    });
+    for (const convolutions of LIBRARIES) {
+      await tf.setBackend("wasm");
+      const tensors = tf.memory().numTensors;
+      const status = enableNativeKernels({ minMultiplyAdds: 0, convolutions });
+      assert.ok(status.enabled, status.reason);
+      try {
+        for (const { g, x, dy, strides, expected } of cases) {
+          const actual = tf.tidy(() => {
+            const out = convFilterRowNorms(
+              tf.tensor(x.data, g.x),
+              tf.tensor(dy.data, dy.shape),
+              {
+                filterSize: [g.f[0], g.f[1]],
+                strides,
+                padding: g.pad as "same",
+              },
+            );
+            assert.ok(out, "the kernel is registered");
+            return out.dataSync();
+          });
+          const where = `${convolutions} ${label("rows", g)}`;
+          assert.equal(actual.length, expected.length, where);
+          expected.forEach((e, i) =>
+            assert.ok(
+              Math.abs(actual[i] - e) <= 1e-4 * Math.max(1, e),
+              `${where}: row ${i} is ${actual[i]}, expected ${e}`,
+            )
+          );
+        }
+        const calls = nativeKernelsStatus().calls.FisherlabConvFilterRowNorms;
+        assert.equal(calls?.native, cases.length);
+      } finally {
+        disableNativeKernels();
+      }
+      assert.equal(tf.memory().numTensors, tensors);
+    }
+    // Without the pack the backend has no such kernel: callers use ops.
+    tf.tidy(() => {
+      const none = convFilterRowNorms(
+        tf.ones([1, 3, 3, 1]),
+        tf.ones([1, 3, 3, 1]),
+        {
+          filterSize: [1, 1],
+          strides: [1, 1],
+          padding: "same",
+        },
+      );
+      assert.equal(none, undefined);
+    });
   },
 });
 
