@@ -28,6 +28,42 @@ export async function medianMs(
   return median(times);
 }
 
+/** How long {@linkcode steadyMedianMs} warms up and times, at least. */
+export const STEADY = { warmupMs: 250, timedMs: 250, maxCalls: 50 } as const;
+
+/**
+ * Median milliseconds of `work` in its steady state: calls it until at
+ * least `STEADY.warmupMs` have passed (first-call costs: compiling,
+ * choosing primitives, growing memory), then times at least `repeats`
+ * calls and more until `STEADY.timedMs` have passed, at most
+ * `STEADY.maxCalls` in each phase. bench/torch_models.py's
+ * steady_median_ms follows the same rule, so a workload of a few
+ * milliseconds is timed over dozens of calls on both sides and one of a
+ * second over a warm-up and `repeats`.
+ */
+export async function steadyMedianMs(
+  work: () => unknown,
+  repeats: number,
+): Promise<number> {
+  const { warmupMs, timedMs, maxCalls } = STEADY;
+  const warmStart = performance.now();
+  for (let n = 0; n < maxCalls; n++) {
+    await work();
+    if (performance.now() - warmStart >= warmupMs) break;
+  }
+  const times: number[] = [];
+  let spent = 0;
+  while (
+    times.length < maxCalls && (times.length < repeats || spent < timedMs)
+  ) {
+    const start = performance.now();
+    await work();
+    times.push(performance.now() - start);
+    spent += times[times.length - 1];
+  }
+  return median(times);
+}
+
 /**
  * Runs `bench/<script>` with Debian's python3 (which has torch) or the one on
  * the PATH, with `--quick` when `quick` and then `extraArgs`, and returns the

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { median, weightsNote } from "./_measure.ts";
+import { median, STEADY, steadyMedianMs, weightsNote } from "./_measure.ts";
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
   assert.equal(median([5, 1, 3]), 3);
@@ -13,4 +13,12 @@ Deno.test("weightsNote() is empty without a reference and warns on a mismatch", 
     "78,042 trainable weights on both sides",
   );
   assert.match(weightsNote(78042, 78714), /^NOT THE SAME NET: 78,042 .*78,714/);
+});
+
+Deno.test("steadyMedianMs() warms up and then times at least the repeats, at most maxCalls each", async () => {
+  // Instant work never fills the quarter seconds: both phases run to the cap.
+  let calls = 0;
+  const ms = await steadyMedianMs(() => calls++, 3);
+  assert.equal(calls, 2 * STEADY.maxCalls);
+  assert.ok(ms >= 0 && Number.isFinite(ms));
 });

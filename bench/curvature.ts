@@ -15,9 +15,12 @@
  * it computed the per-example gradient norms (batched, or a loop of one
  * backward pass per example and class); the note carries it. Exact Tr(F)
  * runs on 16 examples of the CNN in quick mode, and on 8 (quick) or 32
- * examples of the ResNet. The probe and exact Tr(F) rows fill the per-net
- * summary. A workload that fails (e.g. a missing second-order kernel)
- * becomes a row with the error as its note.
+ * examples of the ResNet. Both sides time each workload in its steady state
+ * (`steadyMedianMs`: a quarter second of warm-up, then at least the repeats
+ * and a quarter second), so that the first calls' compiling and allocating
+ * do not decide the fast workloads. The probe and exact Tr(F) rows fill
+ * the per-net summary. A workload that fails (e.g. a missing second-order
+ * kernel) becomes a row with the error as its note.
  *
  * Run alone: `deno run -A bench/curvature.ts [--quick]` prints the rows as
  * JSON.
@@ -37,7 +40,7 @@ import { lossHessian } from "../evaluators/hessian_operator.ts";
 import { hutchinsonTrace } from "../evaluators/hessian_trace.ts";
 import { powerIteration } from "../evaluators/sharpness.ts";
 import { randomUnitVector } from "../evaluators/_start.ts";
-import { medianMs, runReference, weightsNote } from "./_measure.ts";
+import { runReference, steadyMedianMs, weightsNote } from "./_measure.ts";
 import type { BenchRow, SummaryNet } from "./row.ts";
 
 const BATCH = 128;
@@ -136,7 +139,7 @@ async function costs(
   // Each workload is timed on its own, so one failure leaves the others.
   const timed = async (work: () => Promise<unknown>, per: number) => {
     try {
-      return await medianMs(work, repeats) / per;
+      return await steadyMedianMs(work, repeats) / per;
     } catch (error) {
       errors.push(error instanceof Error ? error.message : String(error));
       return NaN;

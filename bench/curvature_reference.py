@@ -15,8 +15,10 @@ Networks: an MLP 784-256-10 (ReLU) and the SimpleCNN of models/simple_cnn.ts
 on 28x28x1 inputs, and the ResNet-8 of models/resnet.ts on 3x32x32 inputs
 (torch_models.resnet8). Every model is in eval mode, so batch norm uses its
 running statistics, as fisherlab's evaluators do with bn "running". Times
-are medians, in ms per example, each under the faster of the thread counts
-given (default: all CPUs, then one), which the JSON names per workload.
+are steady-state medians (torch_models.steady_median_ms, the rule
+bench/curvature.ts times fisherlab by), in ms per example, each under the
+faster of the thread counts given (default: all CPUs, then one), which the
+JSON names per workload.
 
 Usage: python3 bench/curvature_reference.py [--quick] [--threads N[,M...]]
            [--cnn-exact-examples N] [--resnet-exact-examples N]
@@ -34,10 +36,10 @@ except ImportError as error:  # torch missing: say so in the JSON, exit 2
     sys.exit(2)
 
 from torch_models import (  # noqa: E402
-    median_ms,
     mlp,
     resnet8,
     simple_cnn,
+    steady_median_ms,
     thread_counts,
     trainable_weights,
 )
@@ -111,12 +113,12 @@ def power_step(model, x, y, state):
 
 
 def fastest_ms(work, counts, repeats):
-    """The least of the medians of `work()` under each thread count of
-    `counts` (one warm-up call each), and the count that gave it."""
+    """The least of the steady-state medians of `work()` under each thread
+    count of `counts`, and the count that gave it."""
     best = None
     for count in counts:
         torch.set_num_threads(count)
-        ms = median_ms(work, 1, repeats)
+        ms = steady_median_ms(work, repeats)
         if best is None or ms < best[0]:
             best = (ms, count)
     return best

@@ -50,6 +50,31 @@ def median_ms(work, warmup, repeats):
     return statistics.median(times)
 
 
+STEADY_WARMUP_MS = 250
+STEADY_TIMED_MS = 250
+STEADY_MAX_CALLS = 50
+
+
+def steady_median_ms(work, repeats):
+    """Median wall-clock milliseconds of `work()` in its steady state, by
+    the rule of steadyMedianMs in bench/_measure.ts: calls until 250 ms have
+    passed, then times at least `repeats` calls and more until 250 ms have
+    passed, at most 50 calls in each phase."""
+    start = time.perf_counter()
+    for _ in range(STEADY_MAX_CALLS):
+        work()
+        if (time.perf_counter() - start) * 1e3 >= STEADY_WARMUP_MS:
+            break
+    times = []
+    while len(times) < STEADY_MAX_CALLS and (
+        len(times) < repeats or sum(times) < STEADY_TIMED_MS
+    ):
+        begin = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - begin) * 1e3)
+    return statistics.median(times)
+
+
 def _bn(channels):
     """tfjs-layers' batchNormalization defaults: epsilon 1e-3, moving
     averages kept with momentum 0.99 (PyTorch counts it as 0.01)."""
