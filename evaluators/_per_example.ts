@@ -350,9 +350,10 @@ function floatsPerRow(plan: Plan): number {
 /**
  * Floats a pass holds, about, unless told: 2^25 (128 MB). Fewer, larger
  * passes amortize the per-op cost: on the ResNet-8 (about 900,000 floats a
- * row) 2^24 allowed one example's ten classes a pass and took 21 ms per
- * example against 16 ms at 2^25; on the SimpleCNN the two tie, and 2^26
- * was slower there (the pass outgrows the caches).
+ * row) 2^24 allows one example's ten classes a pass, and exact Tr(F) took
+ * 21 ms per example there against 16 ms at 2^25. With the native pack's
+ * per-example kernel, 2^26 gains about a tenth more on the ResNet-8 and
+ * the SimpleCNN, for twice the memory, which the wasm heap keeps.
  */
 const FLOAT_BUDGET = 2 ** 25;
 
@@ -389,7 +390,7 @@ async function batchedNorms(
         }
         const norms = tf.tidy(() => {
           const block = m === n ? x : tf.slice(x, first, m);
-          const xs = k === 1 ? block : tf.concat(Array(k).fill(block), 0);
+          const xs = k === 1 ? block : repeatRows(block, k);
           const ys = tf.tensor1d(y, "int32");
           return rowNorms(plan, xs, ys, { ...pass, copies: k });
         });
@@ -462,7 +463,8 @@ function rowNorms(
   const copies = training ? 1 : options.copies;
   const rows = xs.shape[0];
   const weighted = plan.nodes.filter((node) => node.probed);
-  const probes = weighted.map((node) => tf.zeros([rows, ...node.outShape]));
+  // Filled on the backend: tf.zeros builds them in host memory and copies.
+  const probes = weighted.map((node) => tf.fill([rows, ...node.outShape], 0));
   // Each probed layer's input, kept past the gradient's own tidy.
   const inputs: tf.Tensor[] = [];
   const logLikelihood = (...probes: tf.Tensor[]) => {
@@ -528,11 +530,18 @@ function onFirstCopy(
     const rows = (input as tf.Tensor).shape[0] / copies;
     const once = affine(op, tf.slice(input as tf.Tensor, 0, rows), constants);
     return {
-      value: tf.concat(Array(copies).fill(once), 0),
+      value: repeatRows(once, copies),
       gradFunc: (dy) => affineGradient(op, dy as tf.Tensor, a.shape, constants),
     };
   });
   return repeated(a);
+}
+
+/** `copies` copies of `t`, one after another along the first axis. */
+function repeatRows(t: tf.Tensor, copies: number): tf.Tensor {
+  // A tile, which the wasm kernels double in place, where concat copies
+  // block by block.
+  return tf.tile(t, [copies, ...Array(t.rank - 1).fill(1)]);
 }
 
 /**
