@@ -29,6 +29,7 @@ import { tf } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { forward, logSoftmax, squaredNorm } from "../core/functional.ts";
 import { convFilterRowNorms } from "../core/kernels/conv_row_norms.ts";
+import { nativeMiddleSums } from "../core/native/kernels.ts";
 
 type Layer = LayersModel["layers"][number];
 type SymbolicTensor = LayersModel["inputs"][number];
@@ -644,8 +645,9 @@ function rowSq(t: tf.Tensor): tf.Tensor {
 
 /**
  * `t` summed over every axis but the batch axis and `axis`: [rows, C].
- * Channels last, as a product with ones (faster than a sum over the
- * middle axes on wasm).
+ * Channels last, a sum over the middle axis where the native pack
+ * computes it (a quarter of the time of the product), else a product with
+ * ones (the stock wasm sum transposes first: four times the product's).
  */
 function sumOverPositions(t: tf.Tensor, axis: number): tf.Tensor {
   const rows = t.shape[0];
@@ -657,6 +659,7 @@ function sumOverPositions(t: tf.Tensor, axis: number): tf.Tensor {
     return tf.sum(t, axes.filter((k) => k !== axis));
   }
   const flat = tf.reshape(t, [rows, positions, channels]);
+  if (nativeMiddleSums()) return tf.sum(flat, 1);
   const sum = tf.matMul(tf.ones([1, 1, positions]), flat);
   return tf.reshape(sum, [rows, channels]);
 }

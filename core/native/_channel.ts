@@ -321,8 +321,10 @@ const BLOCK_ROWS = 64;
 
 /**
  * The sums (or means) of the `n` columns of the `m` x `n` row-major matrix
- * that `x` holds, into `out` (n floats), with `colsum`; false when the
- * rows cannot be made a multiple of 4 floats wide.
+ * that `x` holds, into `out` (n floats), with `colsum`; or of each of
+ * `blocks` such matrices one after another in `x`, into `blocks` rows of n
+ * in `out`. False when the rows cannot be made a multiple of 4 floats
+ * wide.
  *
  * Rows are first paired up (a row of n is as fast to add as a row of
  * 64), then summed in blocks of BLOCK_ROWS into a float32 accumulator
@@ -336,6 +338,7 @@ export function columnSums(
   n: number,
   mean: boolean,
   out: tf.TensorInfo,
+  blocks = 1,
 ): boolean {
   let tile = 1;
   while (n * tile < 64 && m % (2 * tile) === 0) tile *= 2;
@@ -346,22 +349,25 @@ export function columnSums(
   const at = (t: tf.TensorInfo) =>
     backend.dataIdMap.get(t.dataId)!.memoryOffset!;
   const accView = heapView(backend, acc);
+  const y = heapView(backend, out);
   const totals = new Float64Array(cols);
-  const base = at(x);
   const accAt = at(acc);
-  for (let first = 0; first < rows; first += BLOCK_ROWS) {
-    const count = Math.min(BLOCK_ROWS, rows - first);
-    accView.fill(0);
-    colsum(base + 4 * first * cols, accAt, count, cols / 4);
-    for (let j = 0; j < cols; j++) totals[j] += accView[j];
+  const scale = mean ? 1 / m : 1;
+  for (let b = 0; b < blocks; b++) {
+    const base = at(x) + 4 * b * m * n;
+    totals.fill(0);
+    for (let first = 0; first < rows; first += BLOCK_ROWS) {
+      const count = Math.min(BLOCK_ROWS, rows - first);
+      accView.fill(0);
+      colsum(base + 4 * first * cols, accAt, count, cols / 4);
+      for (let j = 0; j < cols; j++) totals[j] += accView[j];
+    }
+    for (let j = 0; j < n; j++) {
+      let total = 0;
+      for (let k = 0; k < tile; k++) total += totals[k * n + j];
+      y[b * n + j] = total * scale;
+    }
   }
   backend.disposeData(acc.dataId);
-  const y = heapView(backend, out);
-  const scale = mean ? 1 / m : 1;
-  for (let j = 0; j < n; j++) {
-    let total = 0;
-    for (let k = 0; k < tile; k++) total += totals[k * n + j];
-    y[j] = total * scale;
-  }
   return true;
 }
