@@ -70,8 +70,8 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   const info = await useBackend("wasm");
   rows.push(
     info.native.enabled
-      ? row("wasm + native BLAS kernels", await stepMs("wasm", repeats, "on"))
-      : row("wasm + native BLAS kernels", NaN, info.native.reason),
+      ? row("wasm + native kernels", await stepMs("wasm", repeats, "on"))
+      : row("wasm + native kernels", NaN, info.native.reason),
   );
   rows.push(row("cpu", await stepMs("cpu", options.quick ? 1 : 3)));
   if (await hasAdapter()) {
