@@ -8,9 +8,11 @@
  * dominates them. The logits are B x C with C small, so both kernels are
  * plain loops in float64 on the host copy of the data.
  *
- * As with batch_norm_training.ts, the gradient kernel has no gradient:
- * the fused kernels run only when at most one gradient computation
- * encloses the call, and the composite ops otherwise.
+ * The gradient kernel has no gradient of its own, so it runs only where
+ * nothing records the backward pass. Under an enclosing gradient
+ * computation (the Fisher penalty, Hessian-vector products) the gradient
+ * is (softmax(z) - onehot(y)) dy written with ops, which differentiate to
+ * any order; the forward is the one kernel at every depth.
  *
  * @module
  */
@@ -33,9 +35,8 @@ interface HostBackend {
 
 /**
  * -log softmax(logits)_labels, one per row of B x C float32 `logits` and
- * int32 `labels`, in the fused kernels; undefined when they cannot run
- * (another backend, another rank or dtype, or a second enclosing gradient
- * computation, which would differentiate the gradient kernel).
+ * int32 `labels`, in the fused kernel; undefined when it cannot run
+ * (another backend, another rank or dtype).
  *
  * @example
  * ```ts
@@ -49,10 +50,9 @@ export function fusedCrossEntropy(
   logits: tf.Tensor,
   labels: tf.Tensor,
 ): tf.Tensor | undefined {
-  const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
   const backend = tf.getBackend();
   if (
-    depth > 1 || logits.rank !== 2 || logits.dtype !== "float32" ||
+    logits.rank !== 2 || logits.dtype !== "float32" ||
     labels.rank !== 1 || labels.shape[0] !== logits.shape[0] ||
     tf.getKernel(CROSS_ENTROPY, backend) === undefined
   ) {
@@ -66,19 +66,34 @@ export function fusedCrossEntropy(
   );
 }
 
-/** The logits' gradient: (softmax - onehot) dy per row; labels get none. */
+/**
+ * The logits' gradient: (softmax - onehot) dy per row; labels get none.
+ * One kernel when no gradient computation is recording (tfjs's engine
+ * runs a backward pass at the depth that encloses the forward's, so 0 for
+ * a plain gradient), else ops the recording one can differentiate.
+ */
 export const crossEntropyGrad: tf.GradConfig = {
   kernelName: CROSS_ENTROPY,
   inputsToSave: ["logits", "labels"],
   gradFunc: (dy, saved) => {
     const [logits, labels] = saved;
+    const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+    const d = dy as tf.Tensor;
     return {
       logits: () =>
-        tf.engine().runKernel(CROSS_ENTROPY_GRAD, {
-          dy: dy as tf.Tensor,
-          logits,
-          labels,
-        }, {}) as tf.Tensor,
+        depth === 0
+          ? tf.engine().runKernel(CROSS_ENTROPY_GRAD, {
+            dy: d,
+            logits,
+            labels,
+          }, {}) as tf.Tensor
+          : tf.mul(
+            tf.sub(
+              tf.softmax(logits),
+              tf.oneHot(labels as tf.Tensor1D, logits.shape[1]!),
+            ),
+            tf.expandDims(d, 1),
+          ),
       labels: () => tf.zerosLike(labels),
     };
   },
