@@ -32,6 +32,12 @@ export interface CurvatureOperator {
   readonly dim: number;
   /** H v, a new vector. */
   apply(v: Float64Array): Promise<Float64Array>;
+  /**
+   * v^T H v, where the operator can form it without bringing H v back to
+   * the host (one number per parameter tensor read back, added in
+   * float64). Optional: callers fall back to `apply` and a dot product.
+   */
+  quadratic?(v: Float64Array): Promise<number>;
 }
 
 /**
@@ -96,6 +102,8 @@ export function lossHessian(
   return {
     dim: op.dim,
     apply: (v) => keepingStatistics(model, training, () => op.apply(v)),
+    quadratic: (v) =>
+      keepingStatistics(model, training, () => op.quadratic!(v)),
     dispose: () => disposeChunks(chunks),
   };
 }
@@ -110,29 +118,46 @@ function weightedHessian(
   params: tf.Variable[],
 ): CurvatureOperator {
   const dim = params.reduce((s, p) => s + p.size, 0);
+  /** H v as tensors shaped like the parameters, with v as such tensors. */
+  const product = (v: Float64Array): { hv: tf.Tensor[]; vs: tf.Tensor[] } => {
+    if (v.length !== dim) {
+      throw new RangeError(
+        `Cannot apply the Hessian: the vector has length "${v.length}" ` +
+          `but the parameters have ${dim} entries`,
+      );
+    }
+    const vs = unflatten(v, params);
+    const hv = tf.tidy(() => {
+      let acc: tf.Tensor[] | undefined;
+      for (const { weight, f } of terms) {
+        const raw = hessianVectorProduct(f, params, vs);
+        const hv = weight === 1 ? raw : raw.map((t) => tf.mul(t, weight));
+        acc = acc ? acc.map((a, i) => tf.add(a, hv[i])) : hv;
+      }
+      return acc!;
+    });
+    return { hv, vs };
+  };
   return {
     dim,
     async apply(v: Float64Array): Promise<Float64Array> {
-      if (v.length !== dim) {
-        throw new RangeError(
-          `Cannot apply the Hessian: the vector has length "${v.length}" ` +
-            `but the parameters have ${dim} entries`,
-        );
-      }
-      const vs = unflatten(v, params);
-      const total = tf.tidy(() => {
-        let acc: tf.Tensor[] | undefined;
-        for (const { weight, f } of terms) {
-          const raw = hessianVectorProduct(f, params, vs);
-          const hv = weight === 1 ? raw : raw.map((t) => tf.mul(t, weight));
-          acc = acc ? acc.map((a, i) => tf.add(a, hv[i])) : hv;
-        }
-        return acc!;
-      });
+      const { hv, vs } = product(v);
       tf.dispose(vs);
-      const out = await flatten(total);
-      tf.dispose(total);
+      const out = await flatten(hv);
+      tf.dispose(hv);
       return out;
+    },
+    async quadratic(v: Float64Array): Promise<number> {
+      const { hv, vs } = product(v);
+      const parts = tf.tidy(() =>
+        tf.stack(hv.map((h, i) => tf.sum(tf.mul(h, vs[i]))))
+      );
+      tf.dispose([...hv, ...vs]);
+      const values = await parts.data();
+      parts.dispose();
+      let total = 0;
+      for (const x of values) total += x;
+      return total;
     },
   };
 }

@@ -77,7 +77,9 @@ export async function hutchinsonTrace(
   let converged = false;
   while (samples.length < maxProbes) {
     const v = random.signs(op.dim);
-    samples.push(dot(v, await op.apply(v)));
+    samples.push(
+      op.quadratic ? await op.quadratic(v) : dot(v, await op.apply(v)),
+    );
     if (samples.length >= Math.max(minProbes, 2) && target > 0) {
       const { mean, se } = meanAndStandardError(samples);
       if (se <= target * Math.abs(mean)) {

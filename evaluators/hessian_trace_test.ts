@@ -134,3 +134,38 @@ Deno.test("lossHessian() combines chunks into the full-data Hessian", async () =
   tf.dispose([data.x, data.y]);
   model.dispose();
 });
+
+Deno.test("lossHessian().quadratic(v) equals v . apply(v), and Hutchinson's probes use it", async () => {
+  const model = tinyMlp({ widths: [3, 4, 3], activation: "tanh", seed: 5 });
+  const data = tinyData(6, 3, 3, 7);
+  const op = lossHessian(model, data, { batchSize: 4 });
+  const random = new Random(3);
+  const before = tf.memory().numTensors;
+  for (let k = 0; k < 3; k++) {
+    const v = random.signs(op.dim);
+    const hv = await op.apply(v);
+    let expected = 0;
+    for (let i = 0; i < v.length; i++) expected += v[i] * hv[i];
+    const q = await op.quadratic!(v);
+    assert.ok(
+      Math.abs(q - expected) <= 1e-5 * Math.max(1, Math.abs(expected)),
+      `${q} against ${expected}`,
+    );
+  }
+  await assert.rejects(
+    () => op.quadratic!(new Float64Array(op.dim + 1)),
+    /the vector has length/,
+  );
+  // The same probes through apply alone give the same samples.
+  const { quadratic: _, ...applyOnly } = op;
+  const a = await hutchinsonTrace(op, { maxProbes: 4, random: new Random(8) });
+  const b = await hutchinsonTrace(applyOnly, {
+    maxProbes: 4,
+    random: new Random(8),
+  });
+  a.samples.forEach((s, i) =>
+    assert.ok(Math.abs(s - b.samples[i]) <= 1e-5 * Math.max(1, Math.abs(s)))
+  );
+  assert.equal(tf.memory().numTensors, before);
+  op.dispose();
+});
