@@ -65,6 +65,46 @@ export async function steadyMedianMs(
 }
 
 /**
+ * Milliseconds of each call of `first` and `second`, called alternately (so
+ * that both see the same load) by the rule of {@linkcode steadyMedianMs}:
+ * pairs until `STEADY.warmupMs` have passed, then at least `repeats` timed
+ * pairs and more until `STEADY.timedMs` have passed, at most
+ * `STEADY.maxCalls` pairs in each phase. bench/torch_models.py's
+ * steady_paired_ms follows the same rule.
+ */
+export function steadyPairedMs(
+  first: () => unknown,
+  second: () => unknown,
+  repeats: number,
+): { first: number[]; second: number[] } {
+  const { warmupMs, timedMs, maxCalls } = STEADY;
+  const time = (f: () => unknown) => {
+    const start = performance.now();
+    f();
+    return performance.now() - start;
+  };
+  const warmStart = performance.now();
+  for (let n = 0; n < maxCalls; n++) {
+    first();
+    second();
+    if (performance.now() - warmStart >= warmupMs) break;
+  }
+  const out = { first: [] as number[], second: [] as number[] };
+  let spent = 0;
+  while (
+    out.first.length < maxCalls &&
+    (out.first.length < repeats || spent < timedMs)
+  ) {
+    const a = time(first);
+    const b = time(second);
+    out.first.push(a);
+    out.second.push(b);
+    spent += a + b;
+  }
+  return out;
+}
+
+/**
  * Runs `bench/<script>` with Debian's python3 (which has torch) or the one on
  * the PATH, with `--quick` when `quick` and then `extraArgs`, and returns the
  * JSON of its last line when `complete` accepts it, or why the reference

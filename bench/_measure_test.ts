@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { median, STEADY, steadyMedianMs, weightsNote } from "./_measure.ts";
+import {
+  median,
+  STEADY,
+  steadyMedianMs,
+  steadyPairedMs,
+  weightsNote,
+} from "./_measure.ts";
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
   assert.equal(median([5, 1, 3]), 3);
@@ -21,4 +27,14 @@ Deno.test("steadyMedianMs() warms up and then times at least the repeats, at mos
   const ms = await steadyMedianMs(() => calls++, 3);
   assert.equal(calls, 2 * STEADY.maxCalls);
   assert.ok(ms >= 0 && Number.isFinite(ms));
+});
+
+Deno.test("steadyPairedMs() alternates the two calls and times as many of each", () => {
+  const order: string[] = [];
+  const t = steadyPairedMs(() => order.push("a"), () => order.push("b"), 3);
+  // Instant work: both phases run to the cap, always a then b.
+  assert.equal(order.length, 4 * STEADY.maxCalls);
+  assert.ok(order.every((c, i) => c === (i % 2 === 0 ? "a" : "b")));
+  assert.equal(t.first.length, STEADY.maxCalls);
+  assert.equal(t.second.length, STEADY.maxCalls);
 });

@@ -18,7 +18,10 @@
  * reference is bench/regularizers_reference.py: PyTorch on the CPU, the same
  * nets, the same double-backprop step (sampled labels, whole batch), run
  * right after in the same process tree when python3 has torch, each net
- * with the faster of all CPUs and one thread in a few untimed steps.
+ * with the faster of all CPUs and one thread in a few untimed steps. Both
+ * sides time each pair of steps in its steady state (`steadyPairedMs`: a
+ * quarter second of warm-up, then at least the repeats and a quarter
+ * second).
  *
  * Run alone: `deno run -A bench/regularizers.ts [--quick]` prints the rows
  * as JSON.
@@ -40,7 +43,12 @@ import {
   inputGradientPenalty,
   weightDecay,
 } from "../regularizers/mod.ts";
-import { median, runReference, weightsNote } from "./_measure.ts";
+import {
+  median,
+  runReference,
+  steadyPairedMs,
+  weightsNote,
+} from "./_measure.ts";
 import type { BenchRow, SummaryNet } from "./row.ts";
 
 const BATCH = 128;
@@ -192,15 +200,9 @@ function timeNet(
     const ctx = benchContext(model, x, y);
     const penalized = () => step(ctx, plugin);
     try {
-      const times: number[] = [];
-      for (let i = -1; i < repeats; i++) {
-        const a = timeMs(plain);
-        const b = timeMs(penalized);
-        if (i < 0) continue;
-        plainTimes.push(a);
-        times.push(b);
-      }
-      out[name] = median(times);
+      const times = steadyPairedMs(plain, penalized, repeats);
+      plainTimes.push(...times.first);
+      out[name] = median(times.second);
     } catch (error) {
       out[name] = error instanceof Error ? error.message : String(error);
     }
@@ -265,12 +267,6 @@ function step(ctx: Context, plugin: Plugin | undefined): void {
     value.dataSync();
   });
   ctx.counters.step++;
-}
-
-function timeMs(f: () => unknown): number {
-  const start = performance.now();
-  f();
-  return performance.now() - start;
 }
 
 function rows(

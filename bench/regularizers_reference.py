@@ -23,7 +23,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 
 try:
     import torch
@@ -37,6 +36,7 @@ from torch_models import (  # noqa: E402
     mlp,
     resnet8,
     simple_cnn,
+    steady_paired_ms,
     thread_counts,
     trainable_weights,
 )
@@ -46,20 +46,10 @@ LR = 0.01
 ALPHA = 0.1
 
 
-def elapsed_ms(step):
-    start = time.perf_counter()
-    step()
-    return (time.perf_counter() - start) * 1e3
-
-
 def paired_ms(first, second, repeats):
-    """Medians of two steps timed alternately, so both see the same load."""
-    a, b = [], []
-    for i in range(-1, repeats):
-        ta, tb = elapsed_ms(first), elapsed_ms(second)
-        if i >= 0:
-            a.append(ta)
-            b.append(tb)
+    """Medians of two steps timed alternately, so both see the same load,
+    in their steady state (torch_models.steady_paired_ms)."""
+    a, b = steady_paired_ms(first, second, repeats)
     return statistics.median(a), statistics.median(b)
 
 

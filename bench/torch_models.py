@@ -75,6 +75,28 @@ def steady_median_ms(work, repeats):
     return statistics.median(times)
 
 
+def steady_paired_ms(first, second, repeats):
+    """Milliseconds of each call of `first()` and `second()`, called
+    alternately, by the rule of steadyPairedMs in bench/_measure.ts: pairs
+    until 250 ms have passed, then at least `repeats` timed pairs and more
+    until 250 ms have passed, at most 50 pairs in each phase."""
+    start = time.perf_counter()
+    for _ in range(STEADY_MAX_CALLS):
+        first()
+        second()
+        if (time.perf_counter() - start) * 1e3 >= STEADY_WARMUP_MS:
+            break
+    a, b = [], []
+    while len(a) < STEADY_MAX_CALLS and (
+        len(a) < repeats or sum(a) + sum(b) < STEADY_TIMED_MS
+    ):
+        for work, out in ((first, a), (second, b)):
+            begin = time.perf_counter()
+            work()
+            out.append((time.perf_counter() - begin) * 1e3)
+    return a, b
+
+
 def _bn(channels):
     """tfjs-layers' batchNormalization defaults: epsilon 1e-3, moving
     averages kept with momentum 0.99 (PyTorch counts it as 0.01)."""
