@@ -139,7 +139,11 @@ export async function fisherTrace(
     const units: Unit[] = [];
     let empirical = 0;
     for (const chunk of chunks) {
-      const probs = await probabilities(model, chunk.x, resolved.training);
+      // The mini-batch estimate draws its labels from the logits of its own
+      // gradient pass; the other modes need every probability first.
+      const probs = mode === "mini-batch"
+        ? new Float64Array(0)
+        : await probabilities(model, chunk.x, resolved.training);
       const args = { model, x: chunk.x, probs, n, samples, random, norms };
       units.push(...await MEASURES[mode](args));
       if (wantEmpirical) {
@@ -213,13 +217,19 @@ const MEASURES: Record<FisherMode, (a: ChunkArgs) => Promise<Unit[]>> = {
     }));
   },
 
-  /** One unit per chunk: B ||mean_i g(x_i, yhat_i)||^2 per draw. */
-  async "mini-batch"({ model, x, probs, n, samples, random, norms }) {
+  /**
+   * One unit per chunk: B ||mean_i g(x_i, yhat_i)||^2 per draw, the labels
+   * drawn from the softmax of the same forward pass the gradient takes.
+   */
+  async "mini-batch"({ model, x, n, samples, random, norms }) {
     const b = x.shape[0];
     const values: number[] = [];
+    const draw = (logits: tf.Tensor) => {
+      const probs = tf.tidy(() => tf.softmax(logits)).dataSync();
+      return sampleLabels(probs, logits.shape[1]!, random);
+    };
     for (let s = 0; s < samples; s++) {
-      const labels = sampleLabels(probs, probs.length / b, random);
-      values.push(b * await meanGradSqNorm(model, x, labels, norms));
+      values.push(b * await meanGradSqNorm(model, x, draw, norms));
     }
     return [{ weight: b / n, values }];
   },
@@ -262,15 +272,15 @@ export function sampleLabels(
 async function meanGradSqNorm(
   model: LayersModel,
   x: tf.Tensor,
-  labels: Int32Array,
+  labels: (logits: tf.Tensor) => Int32Array,
   options: { params: tf.Variable[]; training: boolean },
 ): Promise<number> {
   const sq = tf.tidy(() => {
-    const y = tf.tensor1d(labels, "int32");
-    const { grads } = valueAndGrads(
-      () => crossEntropy(forward(model, x, options.training), y) as tf.Scalar,
-      options.params,
-    );
+    const { grads } = valueAndGrads(() => {
+      const logits = forward(model, x, options.training);
+      const y = tf.tensor1d(labels(logits), "int32");
+      return crossEntropy(logits, y) as tf.Scalar;
+    }, options.params);
     return squaredNorm(grads);
   });
   const value = (await sq.data())[0];

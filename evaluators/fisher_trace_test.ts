@@ -292,3 +292,53 @@ Deno.test("fisherTrace() on a ResNet with running statistics: batched equals the
   tf.dispose([data.x, data.y]);
   model.dispose();
 });
+
+Deno.test("fisherTrace() mini-batch is B ||mean grad||^2 at labels drawn by inverse CDF from the model's softmax", async () => {
+  const model = tinyMlp({ widths: [3, 5, 4], activation: "tanh", seed: 6 });
+  const data = tinyData(7, 3, 4, 11);
+  const params = trainableParams(model);
+  const result = await fisherTrace(model, data, {
+    mode: "mini-batch",
+    empirical: false,
+    samples: 2,
+    random: new Random(21),
+  });
+  // By hand, with the same stream: each draw takes one uniform per row.
+  const random = new Random(21);
+  const values = [0, 1].map(() =>
+    tf.tidy(() => {
+      const probs = tf.softmax(model.predict(data.x) as tf.Tensor)
+        .arraySync() as number[][];
+      const labels = probs.map((row) => {
+        const u = random.next();
+        let acc = 0;
+        for (let c = 0; c < row.length - 1; c++) {
+          acc += row[c];
+          if (u < acc) return c;
+        }
+        return row.length - 1;
+      });
+      const y = tf.tensor1d(labels, "int32");
+      const { grads } = tf.variableGrads(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            tf.oneHot(y, 4),
+            model.predict(data.x) as tf.Tensor,
+          ) as tf.Scalar,
+        params,
+      );
+      let sq = 0;
+      for (const g of Object.values(grads)) {
+        sq += tf.sum(tf.square(g)).arraySync() as number;
+      }
+      return 7 * sq;
+    })
+  );
+  const expected = (values[0] + values[1]) / 2;
+  assert.ok(
+    relative(result.trace, expected) < 1e-4,
+    `${result.trace} against ${expected}`,
+  );
+  tf.dispose([data.x, data.y]);
+  model.dispose();
+});
