@@ -29,7 +29,6 @@ import { tf } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { forward, logSoftmax, squaredNorm } from "../core/functional.ts";
 import { convFilterRowNorms } from "../core/kernels/conv_row_norms.ts";
-import { nativeMiddleSums } from "../core/native/kernels.ts";
 
 type Layer = LayersModel["layers"][number];
 type SymbolicTensor = LayersModel["inputs"][number];
@@ -644,24 +643,16 @@ function rowSq(t: tf.Tensor): tf.Tensor {
 }
 
 /**
- * `t` summed over every axis but the batch axis and `axis`: [rows, C].
- * Channels last, a sum over the middle axis where the native pack
- * computes it (a quarter of the time of the product), else a product with
- * ones (the stock wasm sum transposes first: four times the product's).
+ * `t` summed over every axis but the batch axis and `axis`: [rows, C]. On
+ * wasm, fisherlab's Sum kernel reduces the positions between the two in
+ * place (kernels/wasm.ts).
  */
 function sumOverPositions(t: tf.Tensor, axis: number): tf.Tensor {
   const rows = t.shape[0];
   const channels = t.shape[axis];
-  const positions = t.size / (rows * channels);
-  if (positions === 1) return tf.reshape(t, [rows, channels]);
-  if (axis !== t.rank - 1) {
-    const axes = Array.from({ length: t.rank - 1 }, (_, k) => k + 1);
-    return tf.sum(t, axes.filter((k) => k !== axis));
-  }
-  const flat = tf.reshape(t, [rows, positions, channels]);
-  if (nativeMiddleSums()) return tf.sum(flat, 1);
-  const sum = tf.matMul(tf.ones([1, 1, positions]), flat);
-  return tf.reshape(sum, [rows, channels]);
+  if (t.size === rows * channels) return tf.reshape(t, [rows, channels]);
+  const axes = Array.from({ length: t.rank - 1 }, (_, k) => k + 1);
+  return tf.sum(t, axes.filter((k) => k !== axis));
 }
 
 /**

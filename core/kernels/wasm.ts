@@ -6,9 +6,11 @@
  * (the stock one is slow and sends ties and all-padding windows to the wrong
  * tap), BatchMatMul with transposed operands (the stock one falls off
  * XNNPACK's fast path), the forward convolutions when given a numeric
- * pad (the stock ones then write past their output), and Tile (the stock
+ * pad (the stock ones then write past their output), Tile (the stock
  * one computes every output index: 10 ms to broadcast a number over
- * 200,000 entries, the gradient of a sum over a weight matrix).
+ * 200,000 entries, the gradient of a sum over a weight matrix), and Sum and
+ * Mean over consecutive middle axes (the stock ones transpose them to the
+ * end first).
  *
  * @module
  */
@@ -32,7 +34,9 @@ import {
   CROSS_ENTROPY_GRAD,
   crossEntropyKernels,
 } from "./cross_entropy.ts";
-import { isWasmBackend } from "../native/_wasm_heap.ts";
+import { isWasmBackend, type WasmBackend } from "../native/_wasm_heap.ts";
+import { middleAxesSum } from "../native/_channel.ts";
+import { type ColumnSum4, wasmCodeOn } from "../native/_wasm_code.ts";
 import {
   type DepthwiseBackpropAttrs,
   depthwiseBackpropFilter,
@@ -54,6 +58,8 @@ export const WASM_KERNELS: readonly string[] = [
   "DepthwiseConv2dNative",
   "FusedDepthwiseConv2D",
   "Tile",
+  "Sum",
+  "Mean",
   PICK_AT_ARGMAX,
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
@@ -152,6 +158,51 @@ function tileKernel(stock: tf.KernelConfig): Marked {
           inputs as unknown as { x: tf.TensorInfo },
           attrs as { reps?: number[] },
           { minSize: 0 },
+        )
+        : undefined;
+      return out ?? stock.kernelFunc(args);
+    },
+  });
+}
+
+/** The SIMD column-sum routine built on each wasm memory, once. */
+const columnSumCode = new WeakMap<WebAssembly.Memory, ColumnSum4 | null>();
+
+function columnSumOn(backend: WasmBackend): ColumnSum4 | undefined {
+  const memory = backend.wasm.asm?.memory;
+  if (!memory) return undefined;
+  if (!columnSumCode.has(memory)) {
+    columnSumCode.set(memory, wasmCodeOn(memory)?.colsum ?? null);
+  }
+  return columnSumCode.get(memory) ?? undefined;
+}
+
+/**
+ * Sum or Mean over consecutive middle axes of a float32 tensor by SIMD
+ * column sums on the wasm memory (`middleAxesSum` in native/_channel.ts,
+ * plain WebAssembly, no FFI); other reductions go to the stock kernel.
+ */
+function reductionKernel(stock: tf.KernelConfig, mean: boolean): Marked {
+  return mark({
+    ...stock,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args;
+      const { x } = inputs as { x: tf.TensorInfo };
+      const { axis, keepDims } = attrs as {
+        axis?: number | number[];
+        keepDims?: boolean;
+      };
+      const colsum = isWasmBackend(backend) && axis != null
+        ? columnSumOn(backend)
+        : undefined;
+      const out = colsum
+        ? middleAxesSum(
+          backend as WasmBackend,
+          colsum,
+          x,
+          tf.util.parseAxisParam(axis!, x.shape),
+          keepDims ?? false,
+          mean,
         )
         : undefined;
       return out ?? stock.kernelFunc(args);
@@ -276,6 +327,8 @@ export function registerWasmKernels(): void {
     ["MaxPoolGrad", maxPoolGradKernel],
     ["BatchMatMul", matMulKernel],
     ["Tile", tileKernel],
+    ["Sum", (stock) => reductionKernel(stock, false)],
+    ["Mean", (stock) => reductionKernel(stock, true)],
   ];
   for (const name of ["Conv2D", "FusedConv2D"]) {
     wrappers.push([name, (stock) => numericPadKernel(stock, false)]);

@@ -268,3 +268,41 @@ Deno.test("wasm Tile matches cpu bit for bit for float32, int32 and bool", async
     }
   }
 });
+
+Deno.test("wasm Sum and Mean over consecutive middle axes match cpu, and other axes still work", async () => {
+  const grid: [number[], number[], boolean][] = [
+    [[4, 5, 8], [1], false],
+    [[3, 4, 5, 8], [1, 2], false],
+    [[3, 4, 5, 8], [2, 1], true],
+    [[2, 130, 16], [1], true],
+    [[3, 7, 2, 2], [1], false],
+    // stock kernel: rows of 6 floats, a gap, leading and trailing axes
+    [[4, 5, 6], [1], false],
+    [[4, 5, 8], [0, 2], false],
+    [[4, 5, 8], [0, 1], false],
+    [[4, 5, 8], [2], true],
+  ];
+  const before = await onBackend("wasm", () => tf.memory().numTensors);
+  for (const [shape, axes, keepDims] of grid) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = normals(size, size + axes[0]);
+    for (const reduce of [tf.sum, tf.mean]) {
+      const run = () =>
+        tf.tidy(() => {
+          const out = reduce(tf.tensor(values, shape), axes, keepDims);
+          return { shape: out.shape, data: out.dataSync() as Float32Array };
+        });
+      const cpu = await onBackend("cpu", run);
+      const wasm = await onBackend("wasm", run);
+      const where = `${reduce.name} ${shape} over ${axes} ${keepDims}`;
+      assert.deepEqual(wasm.shape, cpu.shape, where);
+      cpu.data.forEach((v, i) =>
+        assert.ok(
+          Math.abs(wasm.data[i] - v) <= 1e-5 * Math.max(1, Math.abs(v)),
+          where,
+        )
+      );
+    }
+  }
+  assert.equal(await onBackend("wasm", () => tf.memory().numTensors), before);
+});

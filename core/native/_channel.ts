@@ -371,3 +371,40 @@ export function columnSums(
   backend.disposeData(acc.dataId);
   return true;
 }
+
+/**
+ * Sum (or mean) of float32 `x` over a run of consecutive middle axes (not
+ * the first, not the last): x as blocks of m rows (the summed axes) by n
+ * columns (the trailing axes), each reduced by {@linkcode columnSums};
+ * undefined for other axes, other dtypes, or rows that are not a multiple
+ * of 4 floats. The stock wasm kernel transposes the summed axes to the end
+ * first: on 30 x 1024 x 16 over axis 1, 1.9 ms, against 0.45 ms for a
+ * product with ones and 0.11 ms here.
+ */
+export function middleAxesSum(
+  backend: WasmBackend,
+  colsum: ColumnSum4,
+  x: tf.TensorInfo,
+  axes: readonly number[],
+  keepDims: boolean,
+  mean: boolean,
+): tf.TensorInfo | undefined {
+  const shape = x.shape;
+  if (x.dtype !== "float32" || axes.length === 0) return undefined;
+  const sorted = [...new Set(axes)].sort((a, b) => a - b);
+  const first = sorted[0];
+  const last = sorted[sorted.length - 1];
+  if (first === 0 || last === shape.length - 1) return undefined;
+  if (last - first + 1 !== sorted.length) return undefined;
+  const blocks = tf.util.sizeFromShape(shape.slice(0, first));
+  const m = tf.util.sizeFromShape(shape.slice(first, last + 1));
+  const n = tf.util.sizeFromShape(shape.slice(last + 1));
+  if (n % 4 !== 0 || blocks * m * n === 0) return undefined;
+  const outShape = keepDims
+    ? shape.map((d, i) => sorted.includes(i) ? 1 : d)
+    : shape.filter((_, i) => !sorted.includes(i));
+  const out = backend.makeOutput(outShape, "float32");
+  if (columnSums(backend, colsum, x, m, n, mean, out, blocks)) return out;
+  backend.disposeData(out.dataId);
+  return undefined;
+}

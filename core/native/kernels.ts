@@ -27,8 +27,8 @@
  * - Conv2DBackpropInput: stride 1, one sgemm per filter tap on a padded
  *   layout; other strides, dy W^T then col2im.
  * - Sum and Mean over leading or trailing axes: one sgemv (wasm transposes
- *   first), or for leading axes the SIMD column sums below; over a run of
- *   middle axes, the column sums of each leading index.
+ *   first), or for leading axes the SIMD column sums below (middle axes go
+ *   to fisherlab's wasm kernel, kernels/wasm.ts).
  * - Slice: copied in place, one wasm memory.copy per contiguous run (wasm
  *   copies all of x out of its memory first, and above rank 4 then goes
  *   element by element).
@@ -471,16 +471,6 @@ export function nativeKernelsStatus(): NativeKernelsStatus {
     calls,
     columnHits: ctx.columns.hits,
   };
-}
-
-/**
- * True when the current backend is wasm with this pack's Sum registered,
- * which sums consecutive middle axes in place (other backends, and wasm
- * without the pack, transpose them to the end first).
- */
-export function nativeMiddleSums(): boolean {
-  return active?.installed.has("Sum") === true &&
-    tf.getBackend() === BACKEND;
 }
 
 const IMPLS: Record<NativeKernelName, Impl> = {
@@ -1299,9 +1289,7 @@ function sum(
   if (axes.length === 0) return undefined;
   const leading = axes.every((a, i) => a === i);
   const trailing = axes.every((a, i) => a === shape.length - axes.length + i);
-  if (!leading && !trailing) {
-    return middleSum(ctx, backend, x, axes, attrs.keepDims ?? false, mean);
-  }
+  if (!leading && !trailing) return undefined;
 
   if (axes.length === shape.length) {
     return sumAll(ctx, backend, x, attrs.keepDims ?? false, mean);
@@ -1321,40 +1309,6 @@ function sum(
   const alpha = mean ? 1 / (leading ? m : n) : 1;
   ctx.blas.sgemv({ m, n, a, x: ones, y, trans: leading, alpha });
   return out;
-}
-
-/**
- * Sum (or mean) over a run of consecutive middle axes: x as `blocks`
- * matrices of m rows (the summed axes) by n columns (the trailing axes),
- * each reduced by the SIMD column sums. The wasm kernel transposes the
- * summed axes to the end first: 1.9 ms on 30 x 1024 x 16 over the middle
- * axis, against 0.45 ms for a product with ones and 0.1 ms here.
- */
-function middleSum(
-  ctx: Context,
-  backend: WasmBackend,
-  x: tf.TensorInfo,
-  axes: number[],
-  keepDims: boolean,
-  mean: boolean,
-): tf.TensorInfo | undefined {
-  const shape = x.shape;
-  const first = axes[0];
-  const last = axes[axes.length - 1];
-  if (last - first + 1 !== axes.length) return undefined;
-  const colsum = wasmCode(ctx, backend)?.colsum;
-  if (!colsum) return undefined;
-  const blocks = tf.util.sizeFromShape(shape.slice(0, first));
-  const m = tf.util.sizeFromShape(shape.slice(first, last + 1));
-  const n = tf.util.sizeFromShape(shape.slice(last + 1));
-  if (n % 4 !== 0) return undefined;
-  const outShape = keepDims
-    ? shape.map((d, i) => axes.includes(i) ? 1 : d)
-    : shape.filter((_, i) => !axes.includes(i));
-  const out = backend.makeOutput(outShape, "float32");
-  if (columnSums(backend, colsum, x, m, n, mean, out, blocks)) return out;
-  backend.disposeData(out.dataId);
-  return undefined;
 }
 
 /**

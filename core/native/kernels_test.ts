@@ -446,8 +446,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: `Sum and Mean natively match the cpu kernels over leading, ` +
-    `trailing and consecutive middle axes${skipped}`,
+  name: `Sum and Mean natively match the cpu kernels over leading and ` +
+    `trailing axes${skipped}`,
   ignore,
   fn: async () => {
     const grid: [number[], number[]][] = [
@@ -464,11 +464,6 @@ Deno.test({
       [[2, 40, 3], [2, 0, 1]],
       [[500, 3], [0, 1]],
       [[37], [0]],
-      // consecutive middle axes, trailing axes a multiple of 4 floats
-      [[4, 5, 8], [1]],
-      [[3, 4, 5, 8], [1, 2]],
-      [[2, 130, 16], [1]],
-      [[3, 7, 2, 2], [1]],
     ];
     const cases: Case[] = [];
     for (const [shape, axis] of grid) {
@@ -492,9 +487,10 @@ Deno.test({
         label: `${kernel} without an axis`,
       });
     }
-    // Rows of 6 floats, and axes with a gap, go to the wasm kernel.
+    // Middle axes (fisherlab's wasm kernel) and axes with a gap go to the
+    // kernel registered before.
     const fallbacks: Case[] = [];
-    for (const [shape, axis] of [[[4, 5, 6], [1]], [[4, 5, 8], [0, 2]]]) {
+    for (const [shape, axis] of [[[4, 5, 8], [1]], [[4, 5, 8], [0, 2]]]) {
       for (const kernel of ["Sum", "Mean"] as const) {
         fallbacks.push({
           kernel,
