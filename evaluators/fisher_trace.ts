@@ -139,12 +139,7 @@ export async function fisherTrace(
     const units: Unit[] = [];
     let empirical = 0;
     for (const chunk of chunks) {
-      // The mini-batch estimate draws its labels from the logits of its own
-      // gradient pass; the other modes need every probability first.
-      const probs = mode === "mini-batch"
-        ? new Float64Array(0)
-        : await probabilities(model, chunk.x, resolved.training);
-      const args = { model, x: chunk.x, probs, n, samples, random, norms };
+      const args = { model, x: chunk.x, n, samples, random, norms };
       units.push(...await MEASURES[mode](args));
       if (wantEmpirical) {
         const labels = Int32Array.from(await chunk.y.data());
@@ -177,8 +172,6 @@ interface Unit {
 interface ChunkArgs {
   model: LayersModel;
   x: tf.Tensor;
-  /** p(c | x_i) of the chunk, row-major. */
-  probs: Float64Array;
   /** Examples in all chunks together. */
   n: number;
   samples: number;
@@ -188,7 +181,8 @@ interface ChunkArgs {
 
 const MEASURES: Record<FisherMode, (a: ChunkArgs) => Promise<Unit[]>> = {
   /** One unit per example: sum_c p(c|x) ||g(x, c)||^2. */
-  async exact({ model, x, probs, n, norms }) {
+  async exact({ model, x, n, norms }) {
+    const probs = await probabilities(model, x, norms.training);
     const b = x.shape[0];
     const classes = probs.length / b;
     const labels = new Int32Array(classes * b);
@@ -204,7 +198,8 @@ const MEASURES: Record<FisherMode, (a: ChunkArgs) => Promise<Unit[]>> = {
   },
 
   /** One unit per example: ||g(x, y_s)||^2 for each sampled y_s. */
-  async sampled({ model, x, probs, n, samples, random, norms }) {
+  async sampled({ model, x, n, samples, random, norms }) {
+    const probs = await probabilities(model, x, norms.training);
     const b = x.shape[0];
     const labels = new Int32Array(samples * b);
     for (let s = 0; s < samples; s++) {

@@ -743,8 +743,22 @@ function geometry(
   attrs: Attrs,
 ): ConvGeometry | undefined {
   if (attrs.dataFormat !== "NHWC") return undefined;
+  const g = nhwcGeometry(inShape, filterShape, attrs);
+  if (g === undefined) return undefined;
+  const rows = g.batch * g.outH * g.outW;
+  const work = rows * patchSize(g) * g.outC;
+  if (work === 0 || work < ctx.minMultiplyAdds) return undefined;
+  return g;
+}
+
+/** The NHWC geometry tfjs computes for these shapes and attributes. */
+function nhwcGeometry(
+  inShape: number[],
+  filterShape: number[],
+  attrs: Pick<Attrs, "strides" | "pad" | "dilations" | "dimRoundingMode">,
+): ConvGeometry | undefined {
   if (inShape.length !== 4 || filterShape.length !== 4) return undefined;
-  const info = tf.backend_util.computeConv2DInfo(
+  return convGeometry(tf.backend_util.computeConv2DInfo(
     inShape as [number, number, number, number],
     filterShape as [number, number, number, number],
     attrs.strides,
@@ -753,13 +767,7 @@ function geometry(
     attrs.dimRoundingMode,
     false,
     "channelsLast",
-  );
-  const g = convGeometry(info);
-  if (g === undefined) return undefined;
-  const rows = g.batch * g.outH * g.outW;
-  const work = rows * patchSize(g) * g.outC;
-  if (work === 0 || work < ctx.minMultiplyAdds) return undefined;
-  return g;
+  ));
 }
 
 /**
@@ -1091,17 +1099,12 @@ function convFilterRowNorms(
   const size = attrs.filterSize;
   if (size === undefined) return undefined;
   const [kh, kw] = typeof size === "number" ? [size, size] : size;
-  const info = tf.backend_util.computeConv2DInfo(
+  // One row's convolution: batch 1, no dilation.
+  const g = nhwcGeometry(
     [1, x.shape[1], x.shape[2], x.shape[3]],
     [kh, kw, x.shape[3], dy.shape[3]],
-    attrs.strides,
-    1,
-    attrs.pad,
-    undefined,
-    false,
-    "channelsLast",
+    { strides: attrs.strides, pad: attrs.pad },
   );
-  const g = convGeometry(info);
   if (g === undefined || g.outH !== dy.shape[1] || g.outW !== dy.shape[2]) {
     return undefined;
   }
