@@ -28,80 +28,53 @@ export async function medianMs(
   return median(times);
 }
 
-/** How long {@linkcode steadyMedianMs} warms up and times, at least. */
+/** How long {@linkcode steadyTimes} warms up and times, at least. */
 export const STEADY = { warmupMs: 250, timedMs: 250, maxCalls: 50 } as const;
 
 /**
- * Median milliseconds of `work` in its steady state: calls it until at
- * least `STEADY.warmupMs` have passed (first-call costs: compiling,
- * choosing primitives, growing memory), then times at least `repeats`
- * calls and more until `STEADY.timedMs` have passed, at most
- * `STEADY.maxCalls` in each phase. bench/torch_models.py's
- * steady_median_ms follows the same rule, so a workload of a few
- * milliseconds is timed over dozens of calls on both sides and one of a
- * second over a warm-up and `repeats`.
+ * Milliseconds of each of `calls`, called in turn, round after round, in
+ * their steady state: rounds until at least `STEADY.warmupMs` have passed
+ * (first-call costs: compiling, choosing primitives, growing memory), then
+ * at least `repeats` timed rounds and more until `STEADY.timedMs` have
+ * passed, at most `STEADY.maxCalls` rounds in each phase. Calling them in
+ * turn lets all see the same load. bench/torch_models.py's steady_times
+ * follows the same rule, so a workload of a few milliseconds is timed
+ * over dozens of calls on both sides and one of a second over a warm-up
+ * and `repeats`.
  */
+export async function steadyTimes(
+  calls: readonly (() => unknown)[],
+  repeats: number,
+): Promise<number[][]> {
+  const { warmupMs, timedMs, maxCalls } = STEADY;
+  const warmStart = performance.now();
+  for (let n = 0; n < maxCalls; n++) {
+    for (const call of calls) await call();
+    if (performance.now() - warmStart >= warmupMs) break;
+  }
+  const times = calls.map((): number[] => []);
+  let spent = 0;
+  while (
+    times[0].length < maxCalls && (times[0].length < repeats || spent < timedMs)
+  ) {
+    for (const [i, call] of calls.entries()) {
+      const start = performance.now();
+      await call();
+      const ms = performance.now() - start;
+      times[i].push(ms);
+      spent += ms;
+    }
+  }
+  return times;
+}
+
+/** The median of {@linkcode steadyTimes} of one workload. */
 export async function steadyMedianMs(
   work: () => unknown,
   repeats: number,
 ): Promise<number> {
-  const { warmupMs, timedMs, maxCalls } = STEADY;
-  const warmStart = performance.now();
-  for (let n = 0; n < maxCalls; n++) {
-    await work();
-    if (performance.now() - warmStart >= warmupMs) break;
-  }
-  const times: number[] = [];
-  let spent = 0;
-  while (
-    times.length < maxCalls && (times.length < repeats || spent < timedMs)
-  ) {
-    const start = performance.now();
-    await work();
-    times.push(performance.now() - start);
-    spent += times[times.length - 1];
-  }
+  const [times] = await steadyTimes([work], repeats);
   return median(times);
-}
-
-/**
- * Milliseconds of each call of `first` and `second`, called alternately (so
- * that both see the same load) by the rule of {@linkcode steadyMedianMs}:
- * pairs until `STEADY.warmupMs` have passed, then at least `repeats` timed
- * pairs and more until `STEADY.timedMs` have passed, at most
- * `STEADY.maxCalls` pairs in each phase. bench/torch_models.py's
- * steady_paired_ms follows the same rule.
- */
-export function steadyPairedMs(
-  first: () => unknown,
-  second: () => unknown,
-  repeats: number,
-): { first: number[]; second: number[] } {
-  const { warmupMs, timedMs, maxCalls } = STEADY;
-  const time = (f: () => unknown) => {
-    const start = performance.now();
-    f();
-    return performance.now() - start;
-  };
-  const warmStart = performance.now();
-  for (let n = 0; n < maxCalls; n++) {
-    first();
-    second();
-    if (performance.now() - warmStart >= warmupMs) break;
-  }
-  const out = { first: [] as number[], second: [] as number[] };
-  let spent = 0;
-  while (
-    out.first.length < maxCalls &&
-    (out.first.length < repeats || spent < timedMs)
-  ) {
-    const a = time(first);
-    const b = time(second);
-    out.first.push(a);
-    out.second.push(b);
-    spent += a + b;
-  }
-  return out;
 }
 
 /**

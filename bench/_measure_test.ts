@@ -3,7 +3,7 @@ import {
   median,
   STEADY,
   steadyMedianMs,
-  steadyPairedMs,
+  steadyTimes,
   weightsNote,
 } from "./_measure.ts";
 
@@ -29,12 +29,15 @@ Deno.test("steadyMedianMs() warms up and then times at least the repeats, at mos
   assert.ok(ms >= 0 && Number.isFinite(ms));
 });
 
-Deno.test("steadyPairedMs() alternates the two calls and times as many of each", () => {
+Deno.test("steadyTimes() calls its workloads in turn and times as many of each", async () => {
   const order: string[] = [];
-  const t = steadyPairedMs(() => order.push("a"), () => order.push("b"), 3);
+  const t = await steadyTimes(
+    [() => order.push("a"), () => order.push("b")],
+    3,
+  );
   // Instant work: both phases run to the cap, always a then b.
   assert.equal(order.length, 4 * STEADY.maxCalls);
   assert.ok(order.every((c, i) => c === (i % 2 === 0 ? "a" : "b")));
-  assert.equal(t.first.length, STEADY.maxCalls);
-  assert.equal(t.second.length, STEADY.maxCalls);
+  assert.equal(t[0].length, STEADY.maxCalls);
+  assert.equal(t[1].length, STEADY.maxCalls);
 });

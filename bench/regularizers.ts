@@ -19,7 +19,7 @@
  * nets, the same double-backprop step (sampled labels, whole batch), run
  * right after in the same process tree when python3 has torch, each net
  * with the faster of all CPUs and one thread in a few untimed steps. Both
- * sides time each pair of steps in its steady state (`steadyPairedMs`: a
+ * sides time each pair of steps in its steady state (`steadyTimes`: a
  * quarter second of warm-up, then at least the repeats and a quarter
  * second).
  *
@@ -43,12 +43,7 @@ import {
   inputGradientPenalty,
   weightDecay,
 } from "../regularizers/mod.ts";
-import {
-  median,
-  runReference,
-  steadyPairedMs,
-  weightsNote,
-} from "./_measure.ts";
+import { median, runReference, steadyTimes, weightsNote } from "./_measure.ts";
 import type { BenchRow, SummaryNet } from "./row.ts";
 
 const BATCH = 128;
@@ -155,7 +150,7 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
       ? PENALTIES.slice(1)
       : PENALTIES.filter(([name]) => name === FISHER);
     times[net] = {
-      ms: timeNet(model, spec.shape, penalties, repeats),
+      ms: await timeNet(model, spec.shape, penalties, repeats),
       weights: countWeights(model),
     };
     model.dispose();
@@ -183,12 +178,12 @@ function countWeights(model: LayersModel): number {
  * each timed alternately with a plain step so that both see the same load
  * on a shared machine; "plain SGD" is the median over all plain steps.
  */
-function timeNet(
+async function timeNet(
   model: LayersModel,
   shape: number[],
   penalties: typeof PENALTIES,
   repeats: number,
-): Record<string, number | string> {
+): Promise<Record<string, number | string>> {
   const x = tf.randomNormal([BATCH, ...shape], 0, 1, "float32", 1);
   const y = tf.randomUniform([BATCH], 0, 10, "int32", 2);
   const out: Record<string, number | string> = {};
@@ -200,9 +195,12 @@ function timeNet(
     const ctx = benchContext(model, x, y);
     const penalized = () => step(ctx, plugin);
     try {
-      const times = steadyPairedMs(plain, penalized, repeats);
-      plainTimes.push(...times.first);
-      out[name] = median(times.second);
+      const [plainMs, penalizedMs] = await steadyTimes(
+        [plain, penalized],
+        repeats,
+      );
+      plainTimes.push(...plainMs);
+      out[name] = median(penalizedMs);
     } catch (error) {
       out[name] = error instanceof Error ? error.message : String(error);
     }

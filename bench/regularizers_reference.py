@@ -36,7 +36,7 @@ from torch_models import (  # noqa: E402
     mlp,
     resnet8,
     simple_cnn,
-    steady_paired_ms,
+    steady_times,
     thread_counts,
     trainable_weights,
 )
@@ -48,8 +48,8 @@ ALPHA = 0.1
 
 def paired_ms(first, second, repeats):
     """Medians of two steps timed alternately, so both see the same load,
-    in their steady state (torch_models.steady_paired_ms)."""
-    a, b = steady_paired_ms(first, second, repeats)
+    in their steady state (torch_models.steady_times)."""
+    a, b = steady_times([first, second], repeats)
     return statistics.median(a), statistics.median(b)
 
 

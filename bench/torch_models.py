@@ -55,46 +55,34 @@ STEADY_TIMED_MS = 250
 STEADY_MAX_CALLS = 50
 
 
-def steady_median_ms(work, repeats):
-    """Median wall-clock milliseconds of `work()` in its steady state, by
-    the rule of steadyMedianMs in bench/_measure.ts: calls until 250 ms have
-    passed, then times at least `repeats` calls and more until 250 ms have
-    passed, at most 50 calls in each phase."""
+def steady_times(calls, repeats):
+    """Milliseconds of each of `calls`, called in turn, round after round,
+    by the rule of steadyTimes in bench/_measure.ts: rounds until 250 ms
+    have passed, then at least `repeats` timed rounds and more until 250 ms
+    have passed, at most 50 rounds in each phase."""
     start = time.perf_counter()
     for _ in range(STEADY_MAX_CALLS):
-        work()
+        for call in calls:
+            call()
         if (time.perf_counter() - start) * 1e3 >= STEADY_WARMUP_MS:
             break
-    times = []
-    while len(times) < STEADY_MAX_CALLS and (
-        len(times) < repeats or sum(times) < STEADY_TIMED_MS
+    times = [[] for _ in calls]
+    spent = 0.0
+    while len(times[0]) < STEADY_MAX_CALLS and (
+        len(times[0]) < repeats or spent < STEADY_TIMED_MS
     ):
-        begin = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - begin) * 1e3)
-    return statistics.median(times)
-
-
-def steady_paired_ms(first, second, repeats):
-    """Milliseconds of each call of `first()` and `second()`, called
-    alternately, by the rule of steadyPairedMs in bench/_measure.ts: pairs
-    until 250 ms have passed, then at least `repeats` timed pairs and more
-    until 250 ms have passed, at most 50 pairs in each phase."""
-    start = time.perf_counter()
-    for _ in range(STEADY_MAX_CALLS):
-        first()
-        second()
-        if (time.perf_counter() - start) * 1e3 >= STEADY_WARMUP_MS:
-            break
-    a, b = [], []
-    while len(a) < STEADY_MAX_CALLS and (
-        len(a) < repeats or sum(a) + sum(b) < STEADY_TIMED_MS
-    ):
-        for work, out in ((first, a), (second, b)):
+        for call, out in zip(calls, times):
             begin = time.perf_counter()
-            work()
-            out.append((time.perf_counter() - begin) * 1e3)
-    return a, b
+            call()
+            ms = (time.perf_counter() - begin) * 1e3
+            out.append(ms)
+            spent += ms
+    return times
+
+
+def steady_median_ms(work, repeats):
+    """The median of steady_times of one workload."""
+    return statistics.median(steady_times([work], repeats)[0])
 
 
 def _bn(channels):
