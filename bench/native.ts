@@ -33,14 +33,14 @@ import {
   trainableParams,
   valueAndGrads,
 } from "../core/functional.ts";
-import { type Blas, loadBlas } from "../core/native/blas.ts";
-import { dnnlBlas, loadDnnl } from "../core/native/dnnl.ts";
+import type { Blas } from "../core/native/blas.ts";
 import {
   disableNativeKernels,
   enableNativeKernels,
   type NativeKernelOptions,
   type NativeKernelsStatus,
   nativeKernelsStatus,
+  productLibrary,
 } from "../core/native/kernels.ts";
 import { median, runReference } from "./_measure.ts";
 import type { BenchRow } from "./row.ts";
@@ -63,8 +63,8 @@ interface Reference {
 /** Times the workloads; see the module documentation. */
 export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   await useBackend("wasm");
-  // The library the pack computes products with by default: oneDNN's sgemm
-  // when oneDNN loads, else the system BLAS.
+  // The library the pack computes products with by default (shared: not
+  // closed here).
   const found = productLibrary();
   const blas = found.available ? found.blas : undefined;
   const model = simpleCnn({ seed: 1 });
@@ -102,7 +102,6 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
     wasm: wasmMatMulGflops(options.quick ? 2 : 5),
     native: blas ? ffiSgemmGflops(blas, options.quick ? 3 : 10) : NaN,
   };
-  if (found.available) found.close();
 
   const reference = await runReference<Reference>(
     "reference.py",
@@ -114,22 +113,6 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
     ...kernels,
     ...shares,
   ];
-}
-
-/** The sgemm the pack uses by default, and how to let go of it. */
-function productLibrary():
-  | { available: true; blas: Blas; close: () => void }
-  | { available: false; reason: string } {
-  const dnnl = loadDnnl();
-  // oneDNN stays open for the pack; only a BLAS opened here is closed.
-  if (dnnl.available) {
-    return { available: true, blas: dnnlBlas(dnnl.dnnl), close: () => {} };
-  }
-  const found = loadBlas();
-  if (!found.available) {
-    return { available: false, reason: `${dnnl.reason}; ${found.reason}` };
-  }
-  return { available: true, blas: found.blas, close: () => found.blas.close() };
 }
 
 /**

@@ -383,16 +383,10 @@ export function enableNativeKernels(
   disableNativeKernels();
   systemDnnl ??= loadDnnl();
   let blas = options.blas;
-  if (blas === undefined && options.products !== "blas") {
-    if (systemDnnl.available) blas = dnnlBlas(systemDnnl.dnnl);
-  }
   if (blas === undefined) {
-    systemBlas ??= loadBlas();
-    const found = systemBlas;
+    const found = productLibrary(options.products);
     if (!found.available) {
-      lastReason = systemDnnl.available || options.products === "blas"
-        ? found.reason
-        : `${systemDnnl.reason}; and ${found.reason}`;
+      lastReason = found.reason;
       return nativeKernelsStatus();
     }
     blas = found.blas;
@@ -425,6 +419,26 @@ export function enableNativeKernels(
   active = ctx;
   lastReason = undefined;
   return nativeKernelsStatus();
+}
+
+/**
+ * The sgemm {@linkcode enableNativeKernels} computes matrix products with
+ * when not given one, as `products` says: oneDNN's when oneDNN loads
+ * ("auto"), else the system BLAS. Both are opened once per process and
+ * shared; do not close what this returns.
+ */
+export function productLibrary(
+  products: NativeKernelOptions["products"] = "auto",
+): BlasResult {
+  systemDnnl ??= loadDnnl();
+  const dnnl = systemDnnl;
+  if (products !== "blas" && dnnl.available) {
+    return { available: true, blas: dnnlBlas(dnnl.dnnl) };
+  }
+  systemBlas ??= loadBlas();
+  const blas = systemBlas;
+  if (blas.available || products === "blas" || dnnl.available) return blas;
+  return { available: false, reason: `${dnnl.reason}; and ${blas.reason}` };
 }
 
 /**

@@ -21,4 +21,5 @@ export {
   type NativeKernelOptions,
   type NativeKernelsStatus,
   nativeKernelsStatus,
+  productLibrary,
 } from "./kernels.ts";
