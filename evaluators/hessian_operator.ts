@@ -102,8 +102,7 @@ export function lossHessian(
   return {
     dim: op.dim,
     apply: (v) => keepingStatistics(model, training, () => op.apply(v)),
-    quadratic: (v) =>
-      keepingStatistics(model, training, () => op.quadratic!(v)),
+    quadratic: (v) => keepingStatistics(model, training, () => op.quadratic(v)),
     dispose: () => disposeChunks(chunks),
   };
 }
@@ -116,7 +115,7 @@ interface Term {
 function weightedHessian(
   terms: Term[],
   params: tf.Variable[],
-): CurvatureOperator {
+): Required<CurvatureOperator> {
   const dim = params.reduce((s, p) => s + p.size, 0);
   /** H v as tensors shaped like the parameters, with v as such tensors. */
   const product = (v: Float64Array): { hv: tf.Tensor[]; vs: tf.Tensor[] } => {
