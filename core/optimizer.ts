@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
+import { axpbyInPlace } from "./kernels/in_place.ts";
 import type { Optimizer } from "./types.ts";
 
 /** Options for {@linkcode sgd}. */
@@ -61,20 +62,36 @@ export function sgd(options: SgdOptions = {}): Optimizer {
       }
       const rate = this.learningRate;
       if (momentum > 0 && !velocity) {
-        velocity = params.map((p) => tf.variable(tf.zerosLike(p), false));
+        velocity = params.map((p) => {
+          // tf.variable shares the buffer of its initial value: dispose
+          // the zeros so that the velocity alone holds it.
+          const zeros = tf.zerosLike(p);
+          const v = tf.variable(zeros, false);
+          zeros.dispose();
+          return v;
+        });
       }
+      // Each line below writes in place where it can (one SIMD pass on
+      // the wasm backend, the same values bit for bit) and otherwise
+      // computes with ops and assigns.
       tf.tidy(() => {
         params.forEach((p, i) => {
           const g = grads[i];
           if (momentum === 0) {
-            p.assign(tf.sub(p, tf.mul(g, rate)));
+            if (!axpbyInPlace(p, g, -rate, 1)) {
+              p.assign(tf.sub(p, tf.mul(g, rate)));
+            }
             return;
           }
           const v = velocity![i];
-          const next = tf.add(tf.mul(v, momentum), g);
-          v.assign(next);
-          const step = nesterov ? tf.add(g, tf.mul(next, momentum)) : next;
-          p.assign(tf.sub(p, tf.mul(step, rate)));
+          if (!axpbyInPlace(v, g, 1, momentum)) {
+            v.assign(tf.add(tf.mul(v, momentum), g));
+          }
+          if (nesterov) {
+            p.assign(tf.sub(p, tf.mul(tf.add(g, tf.mul(v, momentum)), rate)));
+          } else if (!axpbyInPlace(p, v, -rate, 1)) {
+            p.assign(tf.sub(p, tf.mul(v, rate)));
+          }
         });
       });
     },
@@ -102,9 +119,12 @@ export function sgd(options: SgdOptions = {}): Optimizer {
         );
       }
       velocity?.forEach((v) => v.dispose());
-      velocity = buffers.map((b) =>
-        tf.variable(tf.tensor(b.values, b.shape), false)
-      );
+      velocity = buffers.map((b) => {
+        const values = tf.tensor(b.values, b.shape);
+        const v = tf.variable(values, false);
+        values.dispose();
+        return v;
+      });
     },
     dispose() {
       velocity?.forEach((v) => v.dispose());

@@ -36,7 +36,7 @@ import {
 } from "./cross_entropy.ts";
 import { isWasmBackend, type WasmBackend } from "../native/_wasm_heap.ts";
 import { middleAxesSum } from "../native/_channel.ts";
-import { type ColumnSum4, wasmCodeOn } from "../native/_wasm_code.ts";
+import { wasmCodeFor } from "../native/_wasm_code.ts";
 import {
   type DepthwiseBackpropAttrs,
   depthwiseBackpropFilter,
@@ -165,18 +165,6 @@ function tileKernel(stock: tf.KernelConfig): Marked {
   });
 }
 
-/** The SIMD column-sum routine built on each wasm memory, once. */
-const columnSumCode = new WeakMap<WebAssembly.Memory, ColumnSum4 | null>();
-
-function columnSumOn(backend: WasmBackend): ColumnSum4 | undefined {
-  const memory = backend.wasm.asm?.memory;
-  if (!memory) return undefined;
-  if (!columnSumCode.has(memory)) {
-    columnSumCode.set(memory, wasmCodeOn(memory)?.colsum ?? null);
-  }
-  return columnSumCode.get(memory) ?? undefined;
-}
-
 /**
  * Sum or Mean over consecutive middle axes of a float32 tensor by SIMD
  * column sums on the wasm memory (`middleAxesSum` in native/_channel.ts,
@@ -193,7 +181,7 @@ function reductionKernel(stock: tf.KernelConfig, mean: boolean): Marked {
         keepDims?: boolean;
       };
       const colsum = isWasmBackend(backend) && axis != null
-        ? columnSumOn(backend)
+        ? wasmCodeFor(backend)?.colsum
         : undefined;
       const out = colsum
         ? middleAxesSum(

@@ -20,6 +20,10 @@
  *   convolution or matrix product).
  * - `colsum`: adds each row of a row-major matrix to an accumulator row,
  *   in SIMD: the per-channel sums of batch norm and its gradient.
+ * - `axpby`: y = a x + b y in place, in SIMD: an optimizer's update of a
+ *   weight or its velocity without a new tensor. Products and sum round
+ *   to float32 one by one (WebAssembly has no fused multiply-add), so it
+ *   matches tf.add(tf.mul(x, a), tf.mul(y, b)) bit for bit.
  *
  * @module
  */
@@ -83,10 +87,23 @@ export type ColumnSum4 = (
   groups: number,
 ) => void;
 
+/**
+ * axpby(x, y, groups, a, b): y = a x + b y for `groups` groups of 4
+ * floats; pointers in bytes.
+ */
+export type Axpby4 = (
+  x: number,
+  y: number,
+  groups: number,
+  a: number,
+  b: number,
+) => void;
+
 /** The functions of the module. */
 export interface WasmCode {
   relu: Relu4;
   colsum: ColumnSum4;
+  axpby: Axpby4;
   route2x2: Route2x2;
   pick2x2: Pick2x2;
   copyRuns: CopyRuns;
@@ -95,6 +112,7 @@ export interface WasmCode {
 }
 
 const I32 = 0x7f;
+const F32 = 0x7d;
 const V128 = 0x7b;
 
 // Parameters, then locals.
@@ -499,6 +517,35 @@ function columnSumBody(): number[] {
   return fnBody([1, 3, I32], groups(i, rows, row, []));
 }
 
+/** axpby(x, y, groups of 4, a, b): y = a x + b y. */
+function axpbyBody(): number[] {
+  const [x, y, count, a, b, i, va, vb] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const splat = simd(0x13); // f32x4.splat
+  const mul = simd(0xe6); // f32x4.mul
+  const step = [
+    ...get(y),
+    ...get(x),
+    ...load,
+    ...get(va),
+    ...mul,
+    ...get(y),
+    ...load,
+    ...get(vb),
+    ...mul,
+    ...add,
+    ...store,
+  ];
+  return fnBody([2, 1, I32, 2, V128], [
+    ...get(a),
+    ...splat,
+    ...set(va),
+    ...get(b),
+    ...splat,
+    ...set(vb),
+    ...groups(i, count, step, [[x, 16], [y, 16]]),
+  ]);
+}
+
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
 }
@@ -519,17 +566,18 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     ...section(1, [
-      5,
+      6,
       ...[0x60, 7, ...new Array(7).fill(I32), 0],
       ...[0x60, 6, ...new Array(6).fill(I32), 0],
       ...[0x60, 5, ...new Array(5).fill(I32), 0],
       ...[0x60, 4, ...new Array(4).fill(I32), 0],
       ...[0x60, 2, ...new Array(2).fill(I32), 0],
+      ...[0x60, 5, I32, I32, I32, F32, F32, 0],
     ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [7, 0, 1, 2, 3, 0, 4, 3]),
+    ...section(3, [8, 0, 1, 2, 3, 0, 4, 3, 5]),
     ...section(7, [
-      7,
+      8,
       ...[...name("route2x2"), 0x00, 0],
       ...[...name("copyRuns"), 0x00, 1],
       ...[...name("select"), 0x00, 2],
@@ -537,9 +585,10 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...[...name("pick2x2"), 0x00, 4],
       ...[...name("relu"), 0x00, 5],
       ...[...name("colsum"), 0x00, 6],
+      ...[...name("axpby"), 0x00, 7],
     ]),
     ...section(10, [
-      7,
+      8,
       ...body(false),
       ...copyBody(),
       ...selectBody(),
@@ -547,6 +596,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...body(true),
       ...reluBody(),
       ...columnSumBody(),
+      ...axpbyBody(),
     ]),
   ]);
 }
@@ -562,8 +612,16 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory },
     });
-    const { route2x2, pick2x2, copyRuns, select, greater, relu, colsum } =
-      instance.exports;
+    const {
+      route2x2,
+      pick2x2,
+      copyRuns,
+      select,
+      greater,
+      relu,
+      colsum,
+      axpby,
+    } = instance.exports;
     return {
       route2x2,
       pick2x2,
@@ -572,8 +630,25 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
       greater,
       relu,
       colsum,
+      axpby,
     } as WasmCode;
   } catch {
     return undefined;
   }
+}
+
+/** The module built on each wasm memory, once (null: it cannot be). */
+const built = new WeakMap<WebAssembly.Memory, WasmCode | null>();
+
+/**
+ * The functions bound to the wasm backend's memory (see
+ * {@linkcode wasmCodeOn}), built on first use and shared by every caller.
+ */
+export function wasmCodeFor(
+  backend: { wasm: { asm?: { memory?: WebAssembly.Memory } } },
+): WasmCode | undefined {
+  const memory = backend.wasm.asm?.memory;
+  if (!memory) return undefined;
+  if (!built.has(memory)) built.set(memory, wasmCodeOn(memory) ?? null);
+  return built.get(memory) ?? undefined;
 }

@@ -95,7 +95,7 @@ import {
   type ChannelContext,
   columnSums,
 } from "./_channel.ts";
-import { type CopyRuns, type WasmCode, wasmCodeOn } from "./_wasm_code.ts";
+import { type CopyRuns, wasmCodeFor } from "./_wasm_code.ts";
 import { type PadArg, poolInfo } from "../kernels/_pool_geometry.ts";
 import {
   copyWords,
@@ -279,8 +279,6 @@ interface Context {
   scratchFloats: number;
   calls: Partial<Record<NativeKernelName, KernelCalls>>;
   installed: Map<NativeKernelName, Installed>;
-  /** The hand-assembled wasm functions, once built; null if unavailable. */
-  code?: WasmCode | null;
 }
 
 interface Installed {
@@ -507,17 +505,17 @@ const IMPLS: Record<NativeKernelName, Impl> = {
   Select: (ctx, backend, inputs) =>
     select(backend, inputs, {
       minSize: ctx.minMultiplyAdds / 8,
-      simd: wasmCode(ctx, backend)?.select,
+      simd: wasmCodeFor(backend)?.select,
     }),
   Greater: (ctx, backend, inputs) =>
     greater(backend, inputs, {
       minSize: ctx.minMultiplyAdds / 8,
-      simd: wasmCode(ctx, backend)?.greater,
+      simd: wasmCodeFor(backend)?.greater,
     }),
   PadV2: (ctx, backend, inputs, attrs) =>
     padV2(backend, inputs, attrs, {
       minSize: ctx.minMultiplyAdds / 8,
-      copy: wasmCode(ctx, backend)?.copyRuns,
+      copy: wasmCodeFor(backend)?.copyRuns,
     }),
   Multiply: (ctx, backend, { a, b }) =>
     binary(ctx.arithmetic, backend, "mul", a, b, true),
@@ -730,7 +728,7 @@ function matMul(
       beta: bias ? 1 : 0,
     });
   }
-  activate(ctx, backend, out, attrs);
+  activate(backend, out, attrs);
   return out;
 }
 
@@ -845,7 +843,7 @@ function fusedConv2d(
   if (g === undefined) return undefined;
   if (bias != null && !isVectorOf(bias, g.outC)) return undefined;
   const out = convForward(ctx, backend, g, x, filter, bias ?? undefined);
-  activate(ctx, backend, out, attrs);
+  activate(backend, out, attrs);
   return out;
 }
 
@@ -1216,7 +1214,7 @@ function maxPoolGrad(
 ): tf.TensorInfo | undefined {
   const { dy, input: x } = inputs;
   const rows = tiledRows(ctx, x, dy, attrs);
-  const route = wasmCode(ctx, backend)?.route2x2;
+  const route = wasmCodeFor(backend)?.route2x2;
   if (rows === undefined || route === undefined) return undefined;
   const out = backend.makeOutput(x.shape, "float32");
   const offset = (t: tf.TensorInfo) => offsetOf(backend, t);
@@ -1238,7 +1236,7 @@ function pickAtArgmax(
 ): tf.TensorInfo | undefined {
   const { x, u } = inputs;
   const rows = tiledRows(ctx, x, u, attrs);
-  const pick = wasmCode(ctx, backend)?.pick2x2;
+  const pick = wasmCodeFor(backend)?.pick2x2;
   if (rows === undefined || pick === undefined) return undefined;
   const [n, h, w, c] = x.shape;
   const out = backend.makeOutput([n, h / 2, w / 2, c], "float32");
@@ -1318,7 +1316,7 @@ function sum(
     ? shape.map((d, i) => axes.includes(i) ? 1 : d)
     : shape.filter((_, i) => !axes.includes(i));
   const out = backend.makeOutput(outShape, "float32");
-  const colsum = leading ? wasmCode(ctx, backend)?.colsum : undefined;
+  const colsum = leading ? wasmCodeFor(backend)?.colsum : undefined;
   if (colsum && columnSums(backend, colsum, x, m, n, mean, out)) return out;
   const a = heapView(backend, x);
   const y = heapView(backend, out);
@@ -1407,19 +1405,10 @@ function slice(
   const from = offsetOf(backend, x) / bytes;
   const to = offsetOf(backend, out) / bytes;
   const runs = { begin, size, strides, axis, run };
-  const copy = wasmCode(ctx, backend)?.copyRuns;
+  const copy = wasmCodeFor(backend)?.copyRuns;
   if (copy) copyRunsInWasm(copy, bytes, { from, to, total }, runs);
   else copyRuns(heap, { from, to, total }, runs);
   return out;
-}
-
-/** The backend's hand-assembled functions, built on first use. */
-function wasmCode(ctx: Context, backend: WasmBackend): WasmCode | undefined {
-  if (ctx.code === undefined) {
-    const memory = backend.wasm.asm?.memory;
-    ctx.code = (memory && wasmCodeOn(memory)) ?? null;
-  }
-  return ctx.code ?? undefined;
 }
 
 function offsetOf(backend: WasmBackend, t: tf.TensorInfo): number {
@@ -1546,20 +1535,18 @@ function fillRows(
   }
 }
 
-/** Applies a fusable activation in place, as the wasm kernels define it. */
 /**
  * Applies a fused kernel's activation to `out` in place: relu in one SIMD
  * pass when the wasm code is there (a branch per element mispredicts on
  * real activations: three times slower), the rest in JavaScript.
  */
 function activate(
-  ctx: Context,
   backend: WasmBackend,
   out: tf.TensorInfo,
   attrs: Attrs,
 ): void {
   const y = heapView(backend, out);
-  const relu = wasmCode(ctx, backend)?.relu;
+  const relu = wasmCodeFor(backend)?.relu;
   if (attrs.activation === "relu" && relu) {
     const whole = y.length - (y.length % 4);
     relu(offsetOf(backend, out), whole / 4);
