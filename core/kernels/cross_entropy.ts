@@ -8,8 +8,11 @@
  * dominates them. The logits are B x C with C small, so both kernels are
  * plain loops in float64 on the host copy of the data.
  *
- * The gradient kernel has no gradient of its own, so it runs only where
- * nothing records the backward pass. Under an enclosing gradient
+ * The forward kernel also returns softmax(z), which it computes on the way
+ * to the log-sum-exp and saves for the backward pass, so the gradient
+ * kernel is (p - onehot(y)) dy without an exponential (those are most of
+ * either kernel's time). The gradient kernel has no gradient of its own,
+ * so it runs only where nothing records the backward pass. Under an enclosing gradient
  * computation (the Fisher penalty, Hessian-vector products) the gradient
  * is (softmax(z) - onehot(y)) dy written with ops, which differentiate to
  * any order; the forward is the one kernel at every depth.
@@ -58,12 +61,13 @@ export function fusedCrossEntropy(
   ) {
     return undefined;
   }
-  return tf.tidy(() =>
-    tf.engine().runKernel(CROSS_ENTROPY, {
+  return tf.tidy(() => {
+    const [loss] = tf.engine().runKernel(CROSS_ENTROPY, {
       logits,
       labels: labels.dtype === "int32" ? labels : tf.cast(labels, "int32"),
-    }, {}) as tf.Tensor
-  );
+    }, {}) as tf.Tensor[];
+    return loss;
+  });
 }
 
 /**
@@ -75,16 +79,18 @@ export function fusedCrossEntropy(
 export const crossEntropyGrad: tf.GradConfig = {
   kernelName: CROSS_ENTROPY,
   inputsToSave: ["logits", "labels"],
-  gradFunc: (dy, saved) => {
-    const [logits, labels] = saved;
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved) => {
+    const [logits, labels, probs] = saved;
     const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
-    const d = dy as tf.Tensor;
+    // The second output (the probabilities) only feeds this gradient.
+    const d = (dys as tf.Tensor[])[0];
     return {
       logits: () =>
         depth === 0
           ? tf.engine().runKernel(CROSS_ENTROPY_GRAD, {
             dy: d,
-            logits,
+            probs,
             labels,
           }, {}) as tf.Tensor
           : tf.mul(
@@ -110,44 +116,63 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
       const z = read(backend, logits);
       const y = read(backend, labels);
       const out = new Float32Array(rows);
+      const probs = new Float32Array(rows * classes);
+      const e = new Float64Array(classes);
       for (let r = 0; r < rows; r++) {
+        const at = r * classes;
         const label = checkedLabel(y[r], classes);
-        out[r] = logSumExp(z, r * classes, classes) - z[r * classes + label];
+        out[r] = softmaxRow(z, at, classes, e) - z[at + label];
+        for (let c = 0; c < classes; c++) probs[at + c] = e[c];
       }
-      return output(backend, [rows], out);
+      return [
+        output(backend, [rows], out),
+        output(backend, [rows, classes], probs),
+      ];
     },
   }, {
     kernelName: CROSS_ENTROPY_GRAD,
     backendName,
     kernelFunc: ({ inputs, backend }) => {
-      const { dy, logits, labels } = inputs as Record<string, tf.TensorInfo>;
-      const [rows, classes] = logits.shape;
-      const z = read(backend, logits);
+      const { dy, probs, labels } = inputs as Record<string, tf.TensorInfo>;
+      const [rows, classes] = probs.shape;
+      const p = read(backend, probs);
       const y = read(backend, labels);
       const d = read(backend, dy);
       const out = new Float32Array(rows * classes);
       for (let r = 0; r < rows; r++) {
         const at = r * classes;
-        const lse = logSumExp(z, at, classes);
+        const dr = d[r] as number;
         for (let c = 0; c < classes; c++) {
-          out[at + c] = Math.exp(z[at + c] - lse) * d[r];
+          out[at + c] = (p[at + c] as number) * dr;
         }
-        out[at + checkedLabel(y[r], classes)] -= d[r];
+        out[at + checkedLabel(y[r], classes)] -= dr;
       }
       return output(backend, [rows, classes], out);
     },
   }];
 }
 
-/** log sum_c exp(z[at + c]), shifted by the row's maximum. */
-function logSumExp(z: tf.TypedArray, at: number, classes: number): number {
+/**
+ * Writes softmax(z[at .. at + classes)) into `e` and returns the row's
+ * log-sum-exp, both shifted by the row's maximum. When the maximum is not
+ * finite (a row of -Infinity, or one with Infinity or NaN) the result is
+ * that maximum and e = exp(z - max): NaN where the limit is undefined.
+ */
+function softmaxRow(
+  z: tf.TypedArray,
+  at: number,
+  classes: number,
+  e: Float64Array,
+): number {
   let max = -Infinity;
   for (let c = 0; c < classes; c++) max = Math.max(max, z[at + c] as number);
-  if (!Number.isFinite(max)) return max;
   let sum = 0;
   for (let c = 0; c < classes; c++) {
-    sum += Math.exp((z[at + c] as number) - max);
+    e[c] = Math.exp((z[at + c] as number) - max);
+    sum += e[c];
   }
+  if (!Number.isFinite(max)) return max;
+  for (let c = 0; c < classes; c++) e[c] /= sum;
   return max + Math.log(sum);
 }
 
