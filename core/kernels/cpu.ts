@@ -9,6 +9,7 @@
  * @module
  */
 import { crossEntropyKernels } from "./cross_entropy.ts";
+import { denseKernel } from "./dense.ts";
 import { tf } from "../tf.ts";
 import type { Info } from "./_compose.ts";
 import type { PoolAttrs } from "./_pool_geometry.ts";
@@ -81,5 +82,6 @@ export function registerCpuKernels(): void {
     for (const config of crossEntropyKernels(CPU)) {
       replaceKernel(mark(config));
     }
+    replaceKernel(mark(denseKernel(CPU)));
   }
 }

@@ -11,6 +11,7 @@
 import { tf } from "../tf.ts";
 import { batchNormTrainingGrad } from "./batch_norm_training.ts";
 import { crossEntropyGrad } from "./cross_entropy.ts";
+import { denseGrad } from "./dense.ts";
 import {
   type PadArg,
   type PoolAttrs,
@@ -574,6 +575,7 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   reductionGrad("Mean"),
   batchNormTrainingGrad,
   crossEntropyGrad,
+  denseGrad,
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
     zeroGradient(k, inputs)
   ),

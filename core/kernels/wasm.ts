@@ -35,6 +35,7 @@ import {
   crossEntropyKernels,
 } from "./cross_entropy.ts";
 import { isWasmBackend, type WasmBackend } from "../native/_wasm_heap.ts";
+import { DENSE, denseKernel } from "./dense.ts";
 import { middleAxesSum } from "../native/_channel.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
 import {
@@ -63,6 +64,7 @@ export const WASM_KERNELS: readonly string[] = [
   PICK_AT_ARGMAX,
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
+  DENSE,
 ];
 
 function filterKernel(): Marked {
@@ -310,6 +312,7 @@ export function registerWasmKernels(): void {
   replaceKernel(pickKernel());
   for (const config of depthwiseKernels()) replaceKernel(config);
   for (const config of crossEntropyKernels(WASM)) replaceKernel(mark(config));
+  replaceKernel(mark(denseKernel(WASM)));
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],
