@@ -9,7 +9,7 @@
  * @module
  */
 import { crossEntropyKernels } from "./cross_entropy.ts";
-import { denseKernel } from "./dense.ts";
+import { denseKernel, reluBackwardKernel } from "./dense.ts";
 import { tf } from "../tf.ts";
 import type { Info } from "./_compose.ts";
 import type { PoolAttrs } from "./_pool_geometry.ts";
@@ -83,5 +83,6 @@ export function registerCpuKernels(): void {
       replaceKernel(mark(config));
     }
     replaceKernel(mark(denseKernel(CPU)));
+    replaceKernel(mark(reluBackwardKernel(CPU)));
   }
 }

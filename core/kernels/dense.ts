@@ -16,9 +16,21 @@
  * @module
  */
 import { tf, tfl } from "../tf.ts";
+import { heapView, isWasmBackend } from "../native/_wasm_heap.ts";
+import { wasmCodeFor } from "../native/_wasm_code.ts";
 
 /** fisherlab's kernel: act(x W + b) for a B x K input, act linear or ReLU. */
 export const DENSE = "FisherlabDense";
+
+/**
+ * fisherlab's kernel: dy step(y), a ReLU's gradient from its output, for
+ * the backward pass where nothing records it (it has no gradient).
+ */
+export const RELU_BACKWARD = "FisherlabReluBackward";
+
+interface EngineState {
+  state: { gradientDepth: number };
+}
 
 /** The activations the kernel applies. */
 export type DenseActivation = "linear" | "relu";
@@ -108,6 +120,56 @@ export function denseKernel(backendName: string): tf.KernelConfig {
   };
 }
 
+/**
+ * The {@linkcode RELU_BACKWARD} kernel for `backendName`: one SIMD pass on
+ * wasm, a loop on the host copy elsewhere; both give tf.mul(dy, tf.step(y))
+ * exactly.
+ */
+export function reluBackwardKernel(backendName: string): tf.KernelConfig {
+  return {
+    kernelName: RELU_BACKWARD,
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, y } = inputs as Record<string, tf.TensorInfo>;
+      const size = tf.util.sizeFromShape(y.shape);
+      const code = isWasmBackend(backend) ? wasmCodeFor(backend) : undefined;
+      if (isWasmBackend(backend) && code) {
+        const out = backend.makeOutput(y.shape, "float32");
+        const [yv, dv, ov] = [y, dy, out].map((t) => heapView(backend, t));
+        const whole = size - (size % 4);
+        code.reluBackward(
+          yv.byteOffset,
+          dv.byteOffset,
+          ov.byteOffset,
+          whole / 4,
+        );
+        for (let i = whole; i < size; i++) ov[i] = dv[i] * stepOf(yv[i]);
+        return out;
+      }
+      const host = backend as {
+        readSync(id: object): tf.TypedArray;
+        makeTensorInfo(
+          s: number[],
+          d: tf.DataType,
+          v: Float32Array,
+        ): tf.TensorInfo;
+      };
+      const yv = host.readSync(y.dataId);
+      const dv = host.readSync(dy.dataId);
+      const out = new Float32Array(size);
+      for (let i = 0; i < size; i++) {
+        out[i] = (dv[i] as number) * stepOf(yv[i] as number);
+      }
+      return host.makeTensorInfo(y.shape, "float32", out);
+    },
+  };
+}
+
+/** tfjs's step(v): 1 above 0, NaN for NaN, else 0. */
+function stepOf(v: number): number {
+  return v > 0 ? 1 : Number.isNaN(v) ? NaN : 0;
+}
+
 /** The gradient of {@linkcode DENSE}; see the module documentation. */
 export const denseGrad: tf.GradConfig = {
   kernelName: DENSE,
@@ -119,7 +181,14 @@ export const denseGrad: tf.GradConfig = {
       "relu";
     // ReLU's derivative read from its output: y > 0 exactly where the
     // pre-activation is (y = 0 and z <= 0 give 0 both ways; NaN stays).
-    const dz = relu ? tf.mul(dy as tf.Tensor, tf.step(y)) : dy as tf.Tensor;
+    // One kernel where nothing records this backward pass, else ops.
+    const d = dy as tf.Tensor;
+    const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+    const dz = !relu
+      ? d
+      : depth === 0 && tf.getKernel(RELU_BACKWARD, tf.getBackend())
+      ? tf.engine().runKernel(RELU_BACKWARD, { dy: d, y }, {}) as tf.Tensor
+      : tf.mul(d, tf.step(y));
     return {
       x: () => tf.matMul(dz, kernel, false, true),
       kernel: () => tf.matMul(x, dz, true, false),

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { tf, tfl } from "../tf.ts";
 import "./mod.ts";
 import { NATIVE_SKIP, onBackend, randn, relErr } from "./_test_util.ts";
-import { DENSE, type DenseActivation, fusedDense } from "./dense.ts";
+import {
+  DENSE,
+  type DenseActivation,
+  fusedDense,
+  RELU_BACKWARD,
+} from "./dense.ts";
 
 type Dense = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null) => tf.Tensor;
 
@@ -122,3 +127,35 @@ Deno.test("Dense layers use the kernel for linear and ReLU, their own code other
     layer.dispose();
   });
 });
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`the ReLU backward kernel on ${backend} is dy * step(y) bit for bit`, async () => {
+    await onBackend(backend, () => {
+      for (const n of [1, 6, 64, 1023]) {
+        // Zeros of both signs, NaN, infinities and a denormal among
+        // ordinary values, in every lane of the SIMD groups.
+        const special = [0, -0, NaN, Infinity, -Infinity, 1e-40];
+        const y = Float32Array.from(
+          { length: n },
+          (_, i) => i % 9 < 6 ? special[i % 9] : i - n / 2,
+        );
+        const dy = Float32Array.from(
+          { length: n },
+          (_, i) => i % 7 < 3 ? [NaN, -0, Infinity][i % 7] : (i % 5) - 2.5,
+        );
+        const [yt, dt] = [tf.tensor1d(y), tf.tensor1d(dy)];
+        const got = tf.tidy(() =>
+          (tf.engine().runKernel(
+            RELU_BACKWARD,
+            { dy: dt, y: yt },
+            {},
+          ) as tf.Tensor)
+            .dataSync()
+        );
+        const want = tf.tidy(() => tf.mul(dt, tf.step(yt)).dataSync());
+        assert.deepEqual(got, want, `n ${n}`);
+        tf.dispose([yt, dt]);
+      }
+    });
+  });
+}

@@ -35,7 +35,12 @@ import {
   crossEntropyKernels,
 } from "./cross_entropy.ts";
 import { isWasmBackend, type WasmBackend } from "../native/_wasm_heap.ts";
-import { DENSE, denseKernel } from "./dense.ts";
+import {
+  DENSE,
+  denseKernel,
+  RELU_BACKWARD,
+  reluBackwardKernel,
+} from "./dense.ts";
 import { middleAxesSum } from "../native/_channel.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
 import {
@@ -65,6 +70,7 @@ export const WASM_KERNELS: readonly string[] = [
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
   DENSE,
+  RELU_BACKWARD,
 ];
 
 function filterKernel(): Marked {
@@ -313,6 +319,7 @@ export function registerWasmKernels(): void {
   for (const config of depthwiseKernels()) replaceKernel(config);
   for (const config of crossEntropyKernels(WASM)) replaceKernel(mark(config));
   replaceKernel(mark(denseKernel(WASM)));
+  replaceKernel(mark(reluBackwardKernel(WASM)));
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],

@@ -20,6 +20,9 @@
  *   convolution or matrix product).
  * - `colsum`: adds each row of a row-major matrix to an accumulator row,
  *   in SIMD: the per-channel sums of batch norm and its gradient.
+ * - `reluBackward`: dy step(y), the gradient of a ReLU read from its
+ *   output, in SIMD: a multiply by 1, 0 or NaN (for NaN y), so it equals
+ *   tf.mul(dy, tf.step(y)) bit for bit.
  * - `axpby`: y = a x + b y in place, in SIMD: an optimizer's update of a
  *   weight or its velocity without a new tensor. Products and sum round
  *   to float32 one by one (WebAssembly has no fused multiply-add), so it
@@ -99,8 +102,17 @@ export type Axpby4 = (
   b: number,
 ) => void;
 
+/** reluBackward(y, dy, out, groups): out = dy step(y), 4 floats a group. */
+export type ReluBackward4 = (
+  y: number,
+  dy: number,
+  out: number,
+  groups: number,
+) => void;
+
 /** The functions of the module. */
 export interface WasmCode {
+  reluBackward: ReluBackward4;
   relu: Relu4;
   colsum: ColumnSum4;
   axpby: Axpby4;
@@ -546,6 +558,39 @@ function axpbyBody(): number[] {
   ]);
 }
 
+/** reluBackward(y, dy, out, groups of 4): out = dy step(y). */
+function reluBackwardBody(): number[] {
+  const [y, dy, out, count, i, v] = [0, 1, 2, 3, 4, 5];
+  const f32 = (value: number) => {
+    const bytes = new Uint8Array(new Float32Array([value]).buffer);
+    return [...simd(0x0c), ...[0, 1, 2, 3].flatMap(() => [...bytes])];
+  };
+  const step = [
+    ...get(out),
+    ...get(dy),
+    ...load,
+    // 1 where y > 0, NaN where y is NaN, else 0: step(y) as tfjs has it.
+    ...get(y),
+    ...load,
+    ...set(v),
+    ...get(v),
+    ...f32(0),
+    ...gt,
+    ...f32(1),
+    ...and,
+    ...get(v),
+    ...get(v),
+    ...simd(0x42), // f32x4.ne: NaN lanes
+    ...f32(NaN),
+    ...and,
+    ...simd(0x50), // v128.or
+    ...simd(0xe6), // f32x4.mul
+    ...store,
+  ];
+  const advance: [number, number][] = [[y, 16], [dy, 16], [out, 16]];
+  return fnBody([2, 1, I32, 1, V128], groups(i, count, step, advance));
+}
+
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
 }
@@ -575,9 +620,9 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...[0x60, 5, I32, I32, I32, F32, F32, 0],
     ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [8, 0, 1, 2, 3, 0, 4, 3, 5]),
+    ...section(3, [9, 0, 1, 2, 3, 0, 4, 3, 5, 3]),
     ...section(7, [
-      8,
+      9,
       ...[...name("route2x2"), 0x00, 0],
       ...[...name("copyRuns"), 0x00, 1],
       ...[...name("select"), 0x00, 2],
@@ -586,9 +631,10 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...[...name("relu"), 0x00, 5],
       ...[...name("colsum"), 0x00, 6],
       ...[...name("axpby"), 0x00, 7],
+      ...[...name("reluBackward"), 0x00, 8],
     ]),
     ...section(10, [
-      8,
+      9,
       ...body(false),
       ...copyBody(),
       ...selectBody(),
@@ -597,6 +643,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...reluBody(),
       ...columnSumBody(),
       ...axpbyBody(),
+      ...reluBackwardBody(),
     ]),
   ]);
 }
@@ -621,6 +668,7 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
       relu,
       colsum,
       axpby,
+      reluBackward,
     } = instance.exports;
     return {
       route2x2,
@@ -631,6 +679,7 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
       relu,
       colsum,
       axpby,
+      reluBackward,
     } as WasmCode;
   } catch {
     return undefined;
