@@ -33,6 +33,7 @@ import type { LayersModel } from "../core/tf.ts";
 import { useBackend } from "../core/backend.ts";
 import { crossEntropy, forward } from "../core/functional.ts";
 import { Random } from "../core/random.ts";
+import { sgd } from "../core/optimizer.ts";
 import type { Context, Plugin } from "../core/types.ts";
 import { mlp } from "../models/mlp.ts";
 import { resnet } from "../models/resnet.ts";
@@ -228,7 +229,7 @@ function benchContext(
     counters,
     model,
     params: model.trainableWeights.map((w) => w.read() as tf.Variable),
-    optimizer: { name: "sgd", learningRate: LR },
+    optimizer: sgd({ lr: LR }),
     batch: {
       x,
       y,
@@ -261,7 +262,7 @@ function step(ctx: Context, plugin: Plugin | undefined): void {
     let list = ctx.params.map((p) => grads[p.name]);
     list = plugin?.afterBackward?.(ctx, list) ?? list;
     list = plugin?.beforeOptimizerStep?.(ctx, list) ?? list;
-    ctx.params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(list[i], LR))));
+    ctx.optimizer.apply(ctx.params, list);
     value.dataSync();
   });
   ctx.counters.step++;
