@@ -12,6 +12,7 @@
 import { tf } from "./tf.ts";
 import type { LayersModel } from "./tf.ts";
 import { fusedCrossEntropy } from "./kernels/cross_entropy.ts";
+import { dot } from "./kernels/dot.ts";
 
 /**
  * Log-probabilities log softmax(z) along the last axis.
@@ -135,16 +136,12 @@ export function valueAndGrads(
 
 /** The sum over a list of tensors of <a_i, b_i>. */
 export function dotAll(a: tf.Tensor[], b: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() =>
-    tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i])))) as tf.Scalar
-  );
+  return tf.tidy(() => tf.addN(a.map((t, i) => dot(t, b[i]))) as tf.Scalar);
 }
 
 /** The sum of squares of every entry of a list of tensors: ||g||^2. */
 export function squaredNorm(tensors: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() =>
-    tf.addN(tensors.map((t) => tf.sum(tf.square(t)))) as tf.Scalar
-  );
+  return tf.tidy(() => tf.addN(tensors.map((t) => dot(t, t))) as tf.Scalar);
 }
 
 /**

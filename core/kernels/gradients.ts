@@ -12,6 +12,7 @@ import { tf } from "../tf.ts";
 import { batchNormTrainingGrad } from "./batch_norm_training.ts";
 import { crossEntropyGrad } from "./cross_entropy.ts";
 import { denseGrad } from "./dense.ts";
+import { dotGrad } from "./dot.ts";
 import {
   type PadArg,
   type PoolAttrs,
@@ -576,6 +577,7 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   batchNormTrainingGrad,
   crossEntropyGrad,
   denseGrad,
+  dotGrad,
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
     zeroGradient(k, inputs)
   ),

@@ -41,6 +41,7 @@ import {
   RELU_BACKWARD,
   reluBackwardKernel,
 } from "./dense.ts";
+import { DOT, dotKernel } from "./dot.ts";
 import { middleAxesSum } from "../native/_channel.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
 import {
@@ -71,6 +72,7 @@ export const WASM_KERNELS: readonly string[] = [
   CROSS_ENTROPY_GRAD,
   DENSE,
   RELU_BACKWARD,
+  DOT,
 ];
 
 function filterKernel(): Marked {
@@ -320,6 +322,7 @@ export function registerWasmKernels(): void {
   for (const config of crossEntropyKernels(WASM)) replaceKernel(mark(config));
   replaceKernel(mark(denseKernel(WASM)));
   replaceKernel(mark(reluBackwardKernel(WASM)));
+  replaceKernel(mark(dotKernel(WASM)));
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],

@@ -23,6 +23,9 @@
  * - `reluBackward`: dy step(y), the gradient of a ReLU read from its
  *   output, in SIMD: a multiply by 1, 0 or NaN (for NaN y), so it equals
  *   tf.mul(dy, tf.step(y)) bit for bit.
+ * - `dot`: sum a_i b_i, each product exact in float64 and summed in four
+ *   float64 partial sums, in SIMD: inner products and squared norms of
+ *   weight-sized tensors without a product tensor.
  * - `axpby`: y = a x + b y in place, in SIMD: an optimizer's update of a
  *   weight or its velocity without a new tensor. Products and sum round
  *   to float32 one by one (WebAssembly has no fused multiply-add), so it
@@ -110,8 +113,12 @@ export type ReluBackward4 = (
   groups: number,
 ) => void;
 
+/** dot(a, b, groups): sum a_i b_i over `groups` groups of 4 floats. */
+export type Dot4 = (a: number, b: number, groups: number) => number;
+
 /** The functions of the module. */
 export interface WasmCode {
+  dot: Dot4;
   reluBackward: ReluBackward4;
   relu: Relu4;
   colsum: ColumnSum4;
@@ -125,6 +132,7 @@ export interface WasmCode {
 
 const I32 = 0x7f;
 const F32 = 0x7d;
+const F64 = 0x7c;
 const V128 = 0x7b;
 
 // Parameters, then locals.
@@ -591,6 +599,56 @@ function reluBackwardBody(): number[] {
   return fnBody([2, 1, I32, 1, V128], groups(i, count, step, advance));
 }
 
+/** dot(a, b, groups of 4): sum a_i b_i in float64. */
+function dotBody(): number[] {
+  const [a, b, count, i, lo, hi, va, vb] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const promote = simd(0x5f); // f64x2.promote_low_f32x4
+  // i8x16.shuffle of v with itself: float lanes 2, 3 into 0, 1.
+  const lanes23 = [8, 9, 10, 11, 12, 13, 14, 15];
+  const high = [...simd(0x0d), ...lanes23, ...lanes23];
+  const mul = simd(0xf2); // f64x2.mul
+  const addF64x2 = simd(0xf0); // f64x2.add
+  // The low two lanes of v, or (shuffled with itself) the high two, as
+  // float64.
+  const lanes = (v: number, upper: boolean) => [
+    ...get(v),
+    ...(upper ? [...get(v), ...high] : []),
+    ...promote,
+  ];
+  const accumulate = (acc: number, upper: boolean) => [
+    ...get(acc),
+    ...lanes(va, upper),
+    ...lanes(vb, upper),
+    ...mul,
+    ...addF64x2,
+    ...set(acc),
+  ];
+  const step = [
+    ...get(a),
+    ...load,
+    ...set(va),
+    ...get(b),
+    ...load,
+    ...set(vb),
+    ...accumulate(lo, false),
+    ...accumulate(hi, true),
+  ];
+  return fnBody([2, 1, I32, 4, V128], [
+    ...groups(i, count, step, [[a, 16], [b, 16]]),
+    ...get(lo),
+    ...get(hi),
+    ...addF64x2,
+    ...set(lo),
+    ...get(lo),
+    ...simd(0x21), // f64x2.extract_lane
+    0,
+    ...get(lo),
+    ...simd(0x21),
+    1,
+    0xa0, // f64.add
+  ]);
+}
+
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
 }
@@ -611,18 +669,19 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     ...section(1, [
-      6,
+      7,
       ...[0x60, 7, ...new Array(7).fill(I32), 0],
       ...[0x60, 6, ...new Array(6).fill(I32), 0],
       ...[0x60, 5, ...new Array(5).fill(I32), 0],
       ...[0x60, 4, ...new Array(4).fill(I32), 0],
       ...[0x60, 2, ...new Array(2).fill(I32), 0],
       ...[0x60, 5, I32, I32, I32, F32, F32, 0],
+      ...[0x60, 3, I32, I32, I32, 1, F64],
     ]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [9, 0, 1, 2, 3, 0, 4, 3, 5, 3]),
+    ...section(3, [10, 0, 1, 2, 3, 0, 4, 3, 5, 3, 6]),
     ...section(7, [
-      9,
+      10,
       ...[...name("route2x2"), 0x00, 0],
       ...[...name("copyRuns"), 0x00, 1],
       ...[...name("select"), 0x00, 2],
@@ -632,9 +691,10 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...[...name("colsum"), 0x00, 6],
       ...[...name("axpby"), 0x00, 7],
       ...[...name("reluBackward"), 0x00, 8],
+      ...[...name("dot"), 0x00, 9],
     ]),
     ...section(10, [
-      9,
+      10,
       ...body(false),
       ...copyBody(),
       ...selectBody(),
@@ -644,6 +704,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       ...columnSumBody(),
       ...axpbyBody(),
       ...reluBackwardBody(),
+      ...dotBody(),
     ]),
   ]);
 }
@@ -669,6 +730,7 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
       colsum,
       axpby,
       reluBackward,
+      dot,
     } = instance.exports;
     return {
       route2x2,
@@ -680,6 +742,7 @@ export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
       colsum,
       axpby,
       reluBackward,
+      dot,
     } as WasmCode;
   } catch {
     return undefined;
