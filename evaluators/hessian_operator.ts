@@ -6,6 +6,7 @@
  */
 import { tf } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
+import { dot } from "../core/kernels/dot.ts";
 import {
   crossEntropy,
   forward,
@@ -148,9 +149,7 @@ function weightedHessian(
     },
     async quadratic(v: Float64Array): Promise<number> {
       const { hv, vs } = product(v);
-      const parts = tf.tidy(() =>
-        tf.stack(hv.map((h, i) => tf.sum(tf.mul(h, vs[i]))))
-      );
+      const parts = tf.tidy(() => tf.stack(hv.map((h, i) => dot(h, vs[i]))));
       tf.dispose([...hv, ...vs]);
       const values = await parts.data();
       parts.dispose();
