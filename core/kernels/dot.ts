@@ -48,18 +48,38 @@ export function dot(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
   return tf.engine().runKernel(DOT, { a, b }, {}) as tf.Scalar;
 }
 
-/** The gradient of {@linkcode DOT}: dy b for a, dy a for b. */
+interface EngineState {
+  state: { gradientDepth: number };
+}
+
+/**
+ * The gradient of {@linkcode DOT}: dy b for a, dy a for b. A Hessian-vector
+ * product differentiates g . v with dy = 1: where nothing records this
+ * backward pass and dy is exactly 1 on a backend that reads it without a
+ * device round trip, the operand itself is the gradient (x * 1 = x), and
+ * the multiply over the weights is skipped.
+ */
 export const dotGrad: tf.GradConfig = {
   kernelName: DOT,
   inputsToSave: ["a", "b"],
   gradFunc: (dy, saved) => {
     const [a, b] = saved;
+    const d = dy as tf.Tensor;
+    const one = isOne(d);
     return {
-      a: () => tf.mul(b, dy as tf.Tensor),
-      b: () => tf.mul(a, dy as tf.Tensor),
+      a: () => one ? tf.clone(b) : tf.mul(b, d),
+      b: () => one ? tf.clone(a) : tf.mul(a, d),
     };
   },
 };
+
+/** Whether `t` is the number 1 and multiplying by it need not be recorded. */
+function isOne(t: tf.Tensor): boolean {
+  const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+  const backend = tf.getBackend();
+  return depth === 0 && t.size === 1 &&
+    (backend === "wasm" || backend === "cpu") && t.dataSync()[0] === 1;
+}
 
 /**
  * The {@linkcode DOT} kernel for `backendName`: SIMD on wasm (the memory

@@ -39,6 +39,12 @@ for (const backend of ["cpu", "wasm"] as const) {
         return [ga, gb, h].map((t) => t.dataSync());
       });
       assert.equal(tf.memory().numTensors, before, "no tensor left");
+      // With dy = 1 (a plain gradient of a . b) the gradients are b and a.
+      const plain = tf.tidy(() =>
+        tf.grads((x: tf.Tensor, y: tf.Tensor) => dot(x, y))([a, b])
+          .map((t) => t.dataSync())
+      );
+      assert.deepEqual(plain, [b.dataSync(), a.dataSync()]);
       const [ga, gb, h] = viaKernel;
       assert.ok(relErr(ga, tf.mul(b, 3).dataSync()) < 1e-7);
       assert.ok(relErr(gb, tf.mul(a, 3).dataSync()) < 1e-7);
