@@ -7,6 +7,7 @@
 import { tf } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { dot } from "../core/kernels/dot.ts";
+import { denseChain, denseHessianVectorProduct } from "./_dense_hvp.ts";
 import {
   crossEntropy,
   forward,
@@ -95,9 +96,15 @@ export function lossHessian(
     ((z: tf.Tensor, y: tf.Tensor) => crossEntropy(z, y) as tf.Scalar);
   const n = sizeOf(data);
   const chunks = chunksOf(data, batchSize);
-  const terms = chunks.map((c) => ({
+  // A chain of dense layers under the default loss takes the R-operator,
+  // which needs no tape; anything else double backprop.
+  const chain = options.loss === undefined ? denseChain(model) : undefined;
+  const terms = chunks.map((c): Term => ({
     weight: c.y.shape[0] / n,
     f: () => loss(forward(model, c.x, training), c.y),
+    hvp: chain
+      ? (vs) => denseHessianVectorProduct(chain, c.x, c.y, params, vs)
+      : undefined,
   }));
   const op = weightedHessian(terms, params);
   return {
@@ -111,6 +118,8 @@ export function lossHessian(
 interface Term {
   weight: number;
   f: () => tf.Scalar;
+  /** H v of f by another route than double backprop, when it has one. */
+  hvp?: (v: tf.Tensor[]) => tf.Tensor[] | undefined;
 }
 
 function weightedHessian(
@@ -129,8 +138,8 @@ function weightedHessian(
     const vs = unflatten(v, params);
     const hv = tf.tidy(() => {
       let acc: tf.Tensor[] | undefined;
-      for (const { weight, f } of terms) {
-        const raw = hessianVectorProduct(f, params, vs);
+      for (const { weight, f, hvp } of terms) {
+        const raw = hvp?.(vs) ?? hessianVectorProduct(f, params, vs);
         const hv = weight === 1 ? raw : raw.map((t) => tf.mul(t, weight));
         acc = acc ? acc.map((a, i) => tf.add(a, hv[i])) : hv;
       }

@@ -121,6 +121,30 @@ export function denseKernel(backendName: string): tf.KernelConfig {
 }
 
 /**
+ * dy step(y): the gradient of y = relu(z) carried back through it, read
+ * from the output (y > 0 exactly where z > 0). One kernel where nothing
+ * records the computation, else ops that differentiate again (the mask's
+ * own derivative is zero).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { reluBackward } from "./dense.ts";
+ * const g = reluBackward(tf.tensor1d([5, 5]), tf.tensor1d([0, 2]));
+ * console.assert(g.dataSync()[0] === 0 && g.dataSync()[1] === 5);
+ * ```
+ */
+export function reluBackward(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+  const kernel = depth === 0 && dy.dtype === "float32" &&
+    y.dtype === "float32" && tf.util.arraysEqual(dy.shape, y.shape) &&
+    tf.getKernel(RELU_BACKWARD, tf.getBackend()) !== undefined;
+  return kernel
+    ? tf.engine().runKernel(RELU_BACKWARD, { dy, y }, {}) as tf.Tensor
+    : tf.mul(dy, tf.step(y));
+}
+
+/**
  * The {@linkcode RELU_BACKWARD} kernel for `backendName`: one SIMD pass on
  * wasm, a loop on the host copy elsewhere; both give tf.mul(dy, tf.step(y))
  * exactly.
@@ -183,12 +207,7 @@ export const denseGrad: tf.GradConfig = {
     // pre-activation is (y = 0 and z <= 0 give 0 both ways; NaN stays).
     // One kernel where nothing records this backward pass, else ops.
     const d = dy as tf.Tensor;
-    const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
-    const dz = !relu
-      ? d
-      : depth === 0 && tf.getKernel(RELU_BACKWARD, tf.getBackend())
-      ? tf.engine().runKernel(RELU_BACKWARD, { dy: d, y }, {}) as tf.Tensor
-      : tf.mul(d, tf.step(y));
+    const dz = relu ? reluBackward(d, y) : d;
     return {
       x: () => tf.matMul(dz, kernel, false, true),
       kernel: () => tf.matMul(x, dz, true, false),
