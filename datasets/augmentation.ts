@@ -23,7 +23,9 @@ export interface Augmentation {
   readonly deterministic?: boolean;
   /**
    * Transforms the examples in `x` (row-major, each of shape `shape`, NHWC
-   * for images) in place, drawing any randomness from `rng`.
+   * for images) in place, drawing any randomness from `rng`. It must not
+   * call TensorFlow.js: on the wasm backend `x` is a view of the batch
+   * tensor's memory, which allocating would move.
    */
   apply(x: Float32Array, shape: readonly number[], rng: Random): void;
 }

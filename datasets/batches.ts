@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from "../core/tf.ts";
+import { heapView, isWasmBackend } from "../core/native/_wasm_heap.ts";
 import { Random } from "../core/random.ts";
 import type { Augmentation } from "./augmentation.ts";
 import { exampleSize } from "./create_dataset.ts";
@@ -128,35 +129,68 @@ export function takeBatch(
   options: TakeBatchOptions = {},
 ): Batch {
   const idx = Int32Array.from(indices);
-  const x = gatherExamples(ds, idx);
-  if (options.augment !== undefined) {
-    const rng = options.rng ??
-      (options.augment.deterministic ? new Random(0) : undefined);
-    if (rng === undefined) {
-      throw new TypeError(
-        `Cannot augment a batch of "${ds.name}" with ` +
-          `"${options.augment.name}": no random source; pass { rng }`,
-      );
+  const shape = [idx.length, ...ds.shape];
+  // On wasm the examples are gathered (and augmented) straight into the
+  // batch tensor's memory: no 100 kB-10 MB array per batch for the
+  // JavaScript heap to collect.
+  const backend = tf.backend();
+  const wasm = isWasmBackend(backend) ? backend : undefined;
+  const device = wasm?.makeOutput(shape, "float32");
+  try {
+    const x = gatherExamples(ds, idx, device && heapView(wasm!, device));
+    if (options.augment !== undefined) {
+      const rng = options.rng ??
+        (options.augment.deterministic ? new Random(0) : undefined);
+      if (rng === undefined) {
+        throw new TypeError(
+          `Cannot augment a batch of "${ds.name}" with ` +
+            `"${options.augment.name}": no random source; pass { rng }`,
+        );
+      }
+      options.augment.apply(x, ds.shape, rng);
+      if (x.byteLength === 0) {
+        // The wasm memory grew under the view: the writes went nowhere.
+        throw new Error(
+          `Cannot augment a batch of "${ds.name}" with ` +
+            `"${options.augment.name}": it allocated tensors while ` +
+            "transforming the batch; an augmentation must change only the " +
+            "Float32Array it is given, without calling TensorFlow.js",
+        );
+      }
     }
-    options.augment.apply(x, ds.shape, rng);
+    const y = new Int32Array(idx.length);
+    for (let i = 0; i < idx.length; i++) y[i] = ds.labels[idx[i]];
+    return {
+      x: device
+        ? tf.engine().makeTensorFromTensorInfo(device)
+        : tf.tensor(x, shape, "float32"),
+      y: tf.tensor1d(y, "int32"),
+      indices: idx,
+      size: idx.length,
+    };
+  } catch (error) {
+    if (device) wasm!.disposeData(device.dataId);
+    throw error;
   }
-  const y = new Int32Array(idx.length);
-  for (let i = 0; i < idx.length; i++) y[i] = ds.labels[idx[i]];
-  return {
-    x: tf.tensor(x, [idx.length, ...ds.shape], "float32"),
-    y: tf.tensor1d(y, "int32"),
-    indices: idx,
-    size: idx.length,
-  };
 }
 
-/** Copies the examples at `indices` into one new flat array. */
+/**
+ * Copies the examples at `indices` into one flat array: `into` when given
+ * (of exactly that size), else a new one.
+ */
 export function gatherExamples(
   ds: Dataset,
   indices: Int32Array | readonly number[],
+  into?: Float32Array,
 ): Float32Array {
   const size = exampleSize(ds);
-  const out = new Float32Array(indices.length * size);
+  if (into !== undefined && into.length !== indices.length * size) {
+    throw new RangeError(
+      `Cannot gather ${indices.length} examples of "${ds.name}" into ` +
+        `${into.length} floats; give ${indices.length * size}`,
+    );
+  }
+  const out = into ?? new Float32Array(indices.length * size);
   for (let i = 0; i < indices.length; i++) {
     const j = indices[i];
     if (!Number.isInteger(j) || j < 0 || j >= ds.length) {
