@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { speedup, summary, table } from "./run.ts";
+import { bestOfRounds, speedup, summary, table } from "./run.ts";
 import type { BenchRow } from "./row.ts";
 
 Deno.test("speedup() is above 1 when fisherlab wins, for times and rates", () => {
@@ -87,4 +87,37 @@ Deno.test("summary() shows '-' for a failed row and no reference", () => {
     "| SimpleCNN | Fisher-penalty step | ms/step | - | - | - | " +
       "regularizers: SimpleCNN step |",
   );
+});
+
+Deno.test("bestOfRounds() keeps each side's best number over the rounds", () => {
+  const time = (fisherlab: number, reference?: number): BenchRow => ({
+    group: "g",
+    workload: "step",
+    unit: "ms",
+    fisherlab,
+    reference,
+    note: `round with ${fisherlab}`,
+  });
+  const rate = (fisherlab: number, reference: number): BenchRow => ({
+    group: "g",
+    workload: "epoch",
+    unit: "ex/s",
+    higherIsBetter: true,
+    fisherlab,
+    reference,
+  });
+  const merged = bestOfRounds([
+    [time(12, 9), rate(100, 90)],
+    [rate(80, 95), time(10, 11)],
+    [time(NaN, undefined)],
+  ]);
+  assert.equal(merged.length, 2);
+  // The least time on each side, from different rounds; NaN never wins.
+  assert.equal(merged[0].fisherlab, 10);
+  assert.equal(merged[0].reference, 9);
+  assert.equal(merged[0].note, "best of 3 rounds; round with 10");
+  // The highest rate on each side.
+  assert.equal(merged[1].fisherlab, 100);
+  assert.equal(merged[1].reference, 95);
+  assert.deepEqual(bestOfRounds([[time(5, 6)]]), [time(5, 6)]);
 });
