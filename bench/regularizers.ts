@@ -251,6 +251,8 @@ function benchContext(
 /** One step as core/train.ts takes it, with at most one plugin. */
 function step(ctx: Context, plugin: Plugin | undefined): void {
   const batch = ctx.batch!;
+  // Synchronous for the plugins timed here; train() awaits the hook.
+  void plugin?.beforeBackward?.(ctx);
   tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const logits = ctx.forward(batch.x, true);
