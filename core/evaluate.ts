@@ -6,6 +6,7 @@
  */
 import { type LayersModel, tf } from "./tf.ts";
 import { crossEntropy, forward } from "./functional.ts";
+import { correctCount } from "./kernels/cross_entropy.ts";
 import type { Dataset } from "../datasets/types.ts";
 import { takeBatch } from "../datasets/batches.ts";
 import type { Augmentation } from "../datasets/augmentation.ts";
@@ -64,12 +65,7 @@ export async function evaluate(
         : batch.y;
       const logits = forward(model, batch.x, options.training ?? false);
       const loss = crossEntropy(logits, y, { reduction: "sum" });
-      const correct = tf.sum(
-        tf.cast(
-          tf.equal(tf.argMax(logits, -1), tf.cast(y, "int32")),
-          "float32",
-        ),
-      );
+      const correct = correctCount(logits, y);
       return tf.add(totals, tf.stack([loss, correct]));
     });
     totals.dispose();

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type LayersModel, tf } from "./tf.ts";
 import { type BackendName, useBackend } from "./backend.ts";
 import { crossEntropy, forward } from "./functional.ts";
+import { correctCount } from "./kernels/cross_entropy.ts";
 import { Metrics } from "./metrics.ts";
 import { sgd } from "./optimizer.ts";
 import { PluginDriver } from "./plugins.ts";
@@ -408,10 +409,9 @@ function step(ctx: Context, driver: PluginDriver): void {
       ctx.logits = logits;
       const loss = ctx.lossFn(logits, batch.y);
       dataLoss = tf.keep(tf.clone(loss));
-      accuracy = tf.keep(tf.mean(tf.cast(
-        tf.equal(tf.argMax(logits, -1), tf.cast(batch.y, "int32")),
-        "float32",
-      )) as tf.Scalar);
+      accuracy = tf.keep(
+        tf.div(correctCount(logits, batch.y), batch.size) as tf.Scalar,
+      );
       return driver.reduce("loss", ctx, loss);
     }, ctx.params);
     ctx.logits = undefined;

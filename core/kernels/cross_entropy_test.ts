@@ -4,6 +4,7 @@ import "./mod.ts";
 import { crossEntropy, logSoftmax, valueAndGrads } from "../functional.ts";
 import { normals, onBackend, relErr } from "./_test_util.ts";
 import {
+  correctCount,
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
   fusedCrossEntropy,
@@ -110,3 +111,33 @@ Deno.test("fusedCrossEntropy() refuses a label outside the classes and shapes it
     tf.dispose(z);
   });
 });
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`correctCount() on ${backend} counts argMax == label, ties to the first maximum`, async () => {
+    await onBackend(backend, () => {
+      const [rows, classes] = [41, 7];
+      // Values on a coarse grid, so many rows have tied maxima.
+      const values = normals(rows * classes, 9).map((v) => Math.round(v));
+      values[3 * classes + 2] = NaN; // a NaN entry: never above anything
+      const z = tf.tensor2d(values, [rows, classes]);
+      const y = tf.tensor1d(
+        Array.from({ length: rows }, (_, i) => (i * 3) % classes),
+        "int32",
+      );
+      const before = tf.memory().numTensors;
+      const got = tf.tidy(() => correctCount(z, y).dataSync()[0]);
+      assert.equal(tf.memory().numTensors, before);
+      const want = tf.tidy(() =>
+        tf.sum(tf.cast(tf.equal(tf.argMax(z, -1), y), "float32"))
+          .dataSync()[0]
+      );
+      assert.equal(got, want);
+      assert.ok(got > 0 && got < rows, `a count that can be wrong: ${got}`);
+      const floats = tf.tidy(() =>
+        correctCount(z, tf.cast(y, "float32")).dataSync()[0]
+      );
+      assert.equal(floats, want, "float labels are cast as tfjs casts them");
+      tf.dispose([z, y]);
+    });
+  });
+}

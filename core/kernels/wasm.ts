@@ -30,6 +30,7 @@ import { PICK_AT_ARGMAX } from "./gradients.ts";
 import { isOurs, mark, type Marked, replaceKernel } from "./_registry.ts";
 import { tile } from "../native/_elementwise.ts";
 import {
+  CORRECT,
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
   crossEntropyKernels,
@@ -70,6 +71,7 @@ export const WASM_KERNELS: readonly string[] = [
   PICK_AT_ARGMAX,
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
+  CORRECT,
   DENSE,
   RELU_BACKWARD,
   DOT,
