@@ -84,6 +84,9 @@ export interface DisposableOperator extends CurvatureOperator {
  * The Hessian H of the training loss L(theta) (mean cross-entropy over
  * `data`) with respect to the chosen parameters, as an operator. Large
  * data are split into chunks of `batchSize`; H v is their weighted sum.
+ * H v is by double backprop (Pearlmutter 1994), or, for a Sequential chain
+ * of dense layers (linear or ReLU) under the default loss, by the
+ * R-operator of evaluators/_dense_hvp.ts: the same product without a tape.
  * Call `dispose` when done.
  */
 export function lossHessian(

@@ -98,7 +98,8 @@ export interface HessianTraceOptions
 
 /**
  * Tr(H) of the mean cross-entropy of `model` on `data` by Hutchinson's
- * estimator (Avron and Toledo 2011), H v by double backprop.
+ * estimator (Avron and Toledo 2011), H v as {@linkcode lossHessian}
+ * forms it.
  *
  * @example
  * ```ts
