@@ -7,12 +7,13 @@ const run = (over: Partial<EpochRun> = {}): EpochRun => ({
   seconds: 59.904,
   steps: 468,
   stepsPerEpoch: 468,
+  epochs: 1,
   weights: 100,
   ...over,
 });
 
 const mine = {
-  mlp: run(),
+  mlp: run({ epochs: 3 }),
   cnn: run({ steps: 30, examples: 3840 }),
   resnet: run({ steps: 390, stepsPerEpoch: 390, weights: 78042 }),
 };
@@ -45,6 +46,11 @@ Deno.test("epochRows() says how much of the epoch ran and compares the nets", ()
   assert.match(mlp.workload, /MNIST, epoch, 468 steps, batch 128/);
   assert.equal(mlp.reference, 500);
   assert.match(mlp.note!, /1 thread\(s\) \(the faster of 2 and 1 in a trial\)/);
+  assert.match(
+    mlp.note!,
+    /59904 examples in 59\.9 s \(the fastest of 3 epochs\)/,
+  );
+  assert.doesNotMatch(cnn.note!, /fastest of/);
   assert.match(cnn.workload, /first 30 of 468 steps of an epoch/);
   assert.match(cnn.note!, /3840 MNIST images/);
   assert.match(resnet.note!, /NOT THE SAME NET: 78,042 .* 78,000 in PyTorch/);
