@@ -12,7 +12,7 @@
 import { tf } from "./tf.ts";
 import type { LayersModel } from "./tf.ts";
 import { fusedCrossEntropy } from "./kernels/cross_entropy.ts";
-import { dot } from "./kernels/dot.ts";
+import { dot, squaredSum } from "./kernels/dot.ts";
 
 /**
  * Log-probabilities log softmax(z) along the last axis.
@@ -141,7 +141,7 @@ export function dotAll(a: tf.Tensor[], b: tf.Tensor[]): tf.Scalar {
 
 /** The sum of squares of every entry of a list of tensors: ||g||^2. */
 export function squaredNorm(tensors: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.addN(tensors.map((t) => dot(t, t))) as tf.Scalar);
+  return tf.tidy(() => tf.addN(tensors.map((t) => squaredSum(t))) as tf.Scalar);
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { crossEntropyKernels } from "./cross_entropy.ts";
 import { denseKernel, reluBackwardKernel } from "./dense.ts";
-import { dotKernel } from "./dot.ts";
+import { dotKernels } from "./dot.ts";
 import { tf } from "../tf.ts";
 import type { Info } from "./_compose.ts";
 import type { PoolAttrs } from "./_pool_geometry.ts";
@@ -85,6 +85,6 @@ export function registerCpuKernels(): void {
     }
     replaceKernel(mark(denseKernel(CPU)));
     replaceKernel(mark(reluBackwardKernel(CPU)));
-    replaceKernel(mark(dotKernel(CPU)));
+    for (const config of dotKernels(CPU)) replaceKernel(mark(config));
   }
 }

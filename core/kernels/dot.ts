@@ -21,6 +21,13 @@ import { wasmCodeFor } from "../native/_wasm_code.ts";
 export const DOT = "FisherlabDot";
 
 /**
+ * fisherlab's kernel: the float32 scalar sum_i x_i^2. One input, so its
+ * gradient is one multiply, 2 dy x, where dot(x, x) would give two and
+ * their sum.
+ */
+export const SQUARED_NORM = "FisherlabSquaredNorm";
+
+/**
  * sum_i a_i b_i of two float32 tensors of one shape, as a scalar. Uses the
  * kernel where the backend has it, else tf.sum(tf.mul(a, b)).
  *
@@ -47,6 +54,34 @@ export function dot(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
   }
   return tf.engine().runKernel(DOT, { a, b }, {}) as tf.Scalar;
 }
+
+/**
+ * sum_i x_i^2 of a float32 tensor, as a scalar: {@linkcode dot} of x with
+ * itself, with a gradient of one multiply.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { squaredSum } from "./dot.ts";
+ * console.assert(squaredSum(tf.tensor1d([3, 4])).dataSync()[0] === 25);
+ * ```
+ */
+export function squaredSum(x: tf.Tensor): tf.Scalar {
+  if (
+    x.dtype !== "float32" ||
+    tf.getKernel(SQUARED_NORM, tf.getBackend()) === undefined
+  ) {
+    return tf.tidy(() => tf.sum(tf.square(x)));
+  }
+  return tf.engine().runKernel(SQUARED_NORM, { x }, {}) as tf.Scalar;
+}
+
+/** The gradient of {@linkcode SQUARED_NORM}: 2 dy x. */
+export const squaredNormGrad: tf.GradConfig = {
+  kernelName: SQUARED_NORM,
+  inputsToSave: ["x"],
+  gradFunc: (dy, [x]) => ({ x: () => tf.mul(x, tf.mul(dy as tf.Tensor, 2)) }),
+};
 
 interface EngineState {
   state: { gradientDepth: number };
@@ -82,42 +117,55 @@ function isOne(t: tf.Tensor): boolean {
 }
 
 /**
- * The {@linkcode DOT} kernel for `backendName`: SIMD on wasm (the memory
- * read in place), a float64 loop over the host copies elsewhere.
+ * The {@linkcode DOT} and {@linkcode SQUARED_NORM} kernels for
+ * `backendName`: SIMD on wasm (the memory read in place), a float64 loop
+ * over the host copies elsewhere.
  */
-export function dotKernel(backendName: string): tf.KernelConfig {
-  return {
+export function dotKernels(backendName: string): tf.KernelConfig[] {
+  return [{
     kernelName: DOT,
     backendName,
     kernelFunc: ({ inputs, backend }) => {
       const { a, b } = inputs as Record<string, tf.TensorInfo>;
-      const size = tf.util.sizeFromShape(a.shape);
-      let sum = 0;
-      const code = isWasmBackend(backend) ? wasmCodeFor(backend) : undefined;
-      if (isWasmBackend(backend) && code) {
-        const av = heapView(backend, a);
-        const bv = heapView(backend, b);
-        const whole = size - (size % 4);
-        sum = code.dot(av.byteOffset, bv.byteOffset, whole / 4);
-        for (let i = whole; i < size; i++) sum += av[i] * bv[i];
-        const out = backend.makeOutput([], "float32");
-        heapView(backend, out)[0] = sum;
-        return out;
-      }
-      const host = backend as {
-        readSync(id: object): tf.TypedArray;
-        makeTensorInfo(
-          s: number[],
-          d: tf.DataType,
-          v: Float32Array,
-        ): tf.TensorInfo;
-      };
-      const av = host.readSync(a.dataId);
-      const bv = host.readSync(b.dataId);
-      for (let i = 0; i < size; i++) {
-        sum += (av[i] as number) * (bv[i] as number);
-      }
-      return host.makeTensorInfo([], "float32", new Float32Array([sum]));
+      return innerProduct(backend, a, b);
     },
+  }, {
+    kernelName: SQUARED_NORM,
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const { x } = inputs as Record<string, tf.TensorInfo>;
+      return innerProduct(backend, x, x);
+    },
+  }];
+}
+
+/** sum_i a_i b_i as a new scalar of `backend`. */
+function innerProduct(
+  backend: unknown,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+): tf.TensorInfo {
+  const size = tf.util.sizeFromShape(a.shape);
+  let sum = 0;
+  const code = isWasmBackend(backend) ? wasmCodeFor(backend) : undefined;
+  if (isWasmBackend(backend) && code) {
+    const av = heapView(backend, a);
+    const bv = heapView(backend, b);
+    const whole = size - (size % 4);
+    sum = code.dot(av.byteOffset, bv.byteOffset, whole / 4);
+    for (let i = whole; i < size; i++) sum += av[i] * bv[i];
+    const out = backend.makeOutput([], "float32");
+    heapView(backend, out)[0] = sum;
+    return out;
+  }
+  const host = backend as {
+    readSync(id: object): tf.TypedArray;
+    makeTensorInfo(s: number[], d: tf.DataType, v: Float32Array): tf.TensorInfo;
   };
+  const av = host.readSync(a.dataId);
+  const bv = a.dataId === b.dataId ? av : host.readSync(b.dataId);
+  for (let i = 0; i < size; i++) {
+    sum += (av[i] as number) * (bv[i] as number);
+  }
+  return host.makeTensorInfo([], "float32", new Float32Array([sum]));
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import "./mod.ts";
 import { normals, onBackend, relErr } from "./_test_util.ts";
-import { DOT, dot } from "./dot.ts";
+import { DOT, dot, SQUARED_NORM, squaredSum } from "./dot.ts";
 
 for (const backend of ["cpu", "wasm"] as const) {
   Deno.test(`dot() on ${backend} is the float64 inner product, any size`, async () => {
@@ -59,7 +59,37 @@ Deno.test("dot() runs its kernel and refuses tensors of different shapes", async
     const a = tf.ones([4, 3]);
     const info = await tf.profile(() => dot(a, a));
     assert.deepEqual(info.kernelNames, [DOT]);
+    const norm = await tf.profile(() => squaredSum(a));
+    assert.deepEqual(norm.kernelNames, [SQUARED_NORM]);
     assert.throws(() => dot(a, tf.ones([3, 4])), /shapes \[4,3\] and \[3,4\]/);
     a.dispose();
   });
 });
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`squaredSum() on ${backend}: the float64 sum of squares, gradient 2 dy x to second order`, async () => {
+    await onBackend(backend, () => {
+      const n = 1001;
+      const values = normals(n, 4, 2);
+      let exact = 0;
+      for (const v of values) exact += v * v;
+      const x = tf.tensor1d(values);
+      const before = tf.memory().numTensors;
+      const [value, g, h] = tf.tidy(() => {
+        const value = squaredSum(x).dataSync()[0];
+        const [g] = tf.grads((t: tf.Tensor) => tf.mul(squaredSum(t), 3))([x]);
+        // grad of ||grad (x . x)||^2 = ||2x||^2 is 8x.
+        const [h] = tf.grads((t: tf.Tensor) => {
+          const [inner] = tf.grads((z: tf.Tensor) => squaredSum(z))([t]);
+          return squaredSum(inner);
+        })([x]);
+        return [value, g.dataSync(), h.dataSync()] as const;
+      });
+      assert.equal(tf.memory().numTensors, before, "no tensor left");
+      assert.equal(value, Math.fround(exact));
+      assert.ok(relErr(g, values.map((v) => 6 * v)) < 1e-7);
+      assert.ok(relErr(h, values.map((v) => 8 * v)) < 1e-6);
+      x.dispose();
+    });
+  });
+}

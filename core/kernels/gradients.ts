@@ -12,7 +12,7 @@ import { tf } from "../tf.ts";
 import { batchNormTrainingGrad } from "./batch_norm_training.ts";
 import { crossEntropyGrad } from "./cross_entropy.ts";
 import { denseGrad } from "./dense.ts";
-import { dotGrad } from "./dot.ts";
+import { dotGrad, squaredNormGrad } from "./dot.ts";
 import {
   type PadArg,
   type PoolAttrs,
@@ -578,6 +578,7 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   crossEntropyGrad,
   denseGrad,
   dotGrad,
+  squaredNormGrad,
   ...Object.entries(ZERO_GRADIENT_KERNELS).map(([k, inputs]) =>
     zeroGradient(k, inputs)
   ),

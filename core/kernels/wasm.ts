@@ -42,7 +42,7 @@ import {
   RELU_BACKWARD,
   reluBackwardKernel,
 } from "./dense.ts";
-import { DOT, dotKernel } from "./dot.ts";
+import { DOT, dotKernels, SQUARED_NORM } from "./dot.ts";
 import { middleAxesSum } from "../native/_channel.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
 import {
@@ -75,6 +75,7 @@ export const WASM_KERNELS: readonly string[] = [
   DENSE,
   RELU_BACKWARD,
   DOT,
+  SQUARED_NORM,
 ];
 
 function filterKernel(): Marked {
@@ -324,7 +325,7 @@ export function registerWasmKernels(): void {
   for (const config of crossEntropyKernels(WASM)) replaceKernel(mark(config));
   replaceKernel(mark(denseKernel(WASM)));
   replaceKernel(mark(reluBackwardKernel(WASM)));
-  replaceKernel(mark(dotKernel(WASM)));
+  for (const config of dotKernels(WASM)) replaceKernel(mark(config));
   const wrappers: [string, (stock: tf.KernelConfig) => Marked][] = [
     ["Conv2DBackpropInput", inputKernel],
     ["MaxPoolGrad", maxPoolGradKernel],
