@@ -109,9 +109,13 @@ export function correctCount(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
 
 /**
  * The logits' gradient: (softmax - onehot) dy per row; labels get none.
- * One kernel when no gradient computation is recording (tfjs's engine
- * runs a backward pass at the depth that encloses the forward's, so 0 for
- * a plain gradient), else ops the recording one can differentiate.
+ * Where no gradient computation records this backward pass (tfjs runs a
+ * backward pass at the depth that encloses the forward's, so 0 for a
+ * plain gradient) it is one kernel on the saved probabilities. Where one
+ * does (the inner gradient of the Fisher penalty or of a Hessian-vector
+ * product) it is {@linkcode CROSS_ENTROPY_GRAD_Z} on the logits, one
+ * recorded kernel whose own gradient is below: a single op where the
+ * composite took six, and about ten more in the enclosing backward pass.
  */
 export const crossEntropyGrad: tf.GradConfig = {
   kernelName: CROSS_ENTROPY,
@@ -130,13 +134,62 @@ export const crossEntropyGrad: tf.GradConfig = {
             probs,
             labels,
           }, {}) as tf.Tensor
-          : tf.mul(
-            tf.sub(
-              tf.softmax(logits),
-              tf.oneHot(labels as tf.Tensor1D, logits.shape[1]!),
-            ),
-            tf.expandDims(d, 1),
-          ),
+          : tf.engine().runKernel(CROSS_ENTROPY_GRAD_Z, {
+            dy: d,
+            logits,
+            labels,
+          }, {}) as tf.Tensor,
+      labels: () => tf.zerosLike(labels),
+    };
+  },
+};
+
+/**
+ * fisherlab's kernel: (softmax(z) - onehot(y)) dy by rows from the logits,
+ * differentiable (see {@linkcode crossEntropyGradZGrad}).
+ */
+export const CROSS_ENTROPY_GRAD_Z = "FisherlabCrossEntropyGradZ";
+
+/**
+ * fisherlab's kernel: the two derivatives of the one above for an upstream
+ * U, [sum_c U (s - onehot) per row, s (W - sum_c W s) with W = U dy], s =
+ * softmax(z). For backward passes nothing records.
+ */
+export const CROSS_ENTROPY_GRAD_Z_BACKWARD =
+  "FisherlabCrossEntropyGradZBackward";
+
+/**
+ * The gradient of g = (s - onehot) dy (s = softmax(z), dy one number per
+ * row) for an upstream U: d dy = sum_c U (s - onehot), d z = s (W - sum_c
+ * W s) with W = U dy (the softmax Jacobian, diag(s) - s s^T, applied to W).
+ * One kernel where nothing records, else ops that differentiate again.
+ */
+export const crossEntropyGradZGrad: tf.GradConfig = {
+  kernelName: CROSS_ENTROPY_GRAD_Z,
+  inputsToSave: ["dy", "logits", "labels"],
+  gradFunc: (upstream, saved) => {
+    const [dy, logits, labels] = saved;
+    const u = upstream as tf.Tensor;
+    const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+    const [ddy, dz] = depth === 0
+      ? tf.engine().runKernel(CROSS_ENTROPY_GRAD_Z_BACKWARD, {
+        upstream: u,
+        dy,
+        logits,
+        labels,
+      }, {}) as tf.Tensor[]
+      : (() => {
+        const s = tf.softmax(logits);
+        const onehot = tf.oneHot(labels as tf.Tensor1D, logits.shape[1]!);
+        const w = tf.mul(u, tf.expandDims(dy, 1));
+        return [
+          tf.sum(tf.mul(u, tf.sub(s, onehot)), 1),
+          tf.mul(s, tf.sub(w, tf.sum(tf.mul(w, s), 1, true))),
+        ];
+      })();
+    return {
+      dy: () => ddy,
+      logits: () => dz,
       labels: () => tf.zerosLike(labels),
     };
   },
@@ -185,6 +238,60 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
         out[at + checkedLabel(y[r], classes)] -= dr;
       }
       return output(backend, [rows, classes], out);
+    },
+  }, {
+    kernelName: CROSS_ENTROPY_GRAD_Z,
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, logits, labels } = inputs as Record<string, tf.TensorInfo>;
+      const [rows, classes] = logits.shape;
+      const z = read(backend, logits);
+      const y = read(backend, labels);
+      const d = read(backend, dy);
+      const out = new Float32Array(rows * classes);
+      const e = new Float64Array(classes);
+      for (let r = 0; r < rows; r++) {
+        const at = r * classes;
+        softmaxRow(z, at, classes, e);
+        const dr = d[r] as number;
+        for (let c = 0; c < classes; c++) out[at + c] = e[c] * dr;
+        out[at + checkedLabel(y[r], classes)] -= dr;
+      }
+      return output(backend, [rows, classes], out);
+    },
+  }, {
+    kernelName: CROSS_ENTROPY_GRAD_Z_BACKWARD,
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const { upstream, dy, logits, labels } = inputs as Record<
+        string,
+        tf.TensorInfo
+      >;
+      const [rows, classes] = logits.shape;
+      const u = read(backend, upstream);
+      const z = read(backend, logits);
+      const y = read(backend, labels);
+      const d = read(backend, dy);
+      const ddy = new Float32Array(rows);
+      const dz = new Float32Array(rows * classes);
+      const e = new Float64Array(classes);
+      for (let r = 0; r < rows; r++) {
+        const at = r * classes;
+        softmaxRow(z, at, classes, e);
+        const label = checkedLabel(y[r], classes);
+        const dr = d[r] as number;
+        let us = 0; // sum_c U s
+        for (let c = 0; c < classes; c++) us += (u[at + c] as number) * e[c];
+        ddy[r] = us - (u[at + label] as number);
+        // W = U dy, so sum_c W s = dy us.
+        for (let c = 0; c < classes; c++) {
+          dz[at + c] = e[c] * ((u[at + c] as number) * dr - dr * us);
+        }
+      }
+      return [
+        output(backend, [rows], ddy),
+        output(backend, [rows, classes], dz),
+      ];
     },
   }, {
     kernelName: CORRECT,

@@ -141,3 +141,62 @@ for (const backend of ["cpu", "wasm"] as const) {
     });
   });
 }
+
+/**
+ * h(z) = ||grad_z sum_r t_r(z) CE_r(z)||^2 with row weights t that depend
+ * on z, so the backward pass of the inner gradient differentiates through
+ * the cross-entropy gradient's dy as well as its logits; and the gradient
+ * of grad h . v, one order higher.
+ */
+function weightedOrders(
+  ce: (t: tf.Tensor, y: tf.Tensor) => tf.Tensor,
+  z: tf.Tensor,
+  y: tf.Tensor,
+  v: tf.Tensor,
+) {
+  const h = (t: tf.Tensor) => {
+    const [g] = tf.grads((s: tf.Tensor) =>
+      tf.sum(tf.mul(tf.tanh(tf.sum(s, 1)), ce(s, y)))
+    )([t]);
+    return tf.sum(tf.square(g));
+  };
+  return tf.tidy(() => {
+    const [second] = tf.grads(h)([z]);
+    const [third] = tf.grads((t: tf.Tensor) => {
+      const [gh] = tf.grads(h)([t]);
+      return tf.sum(tf.mul(gh, v));
+    })([z]);
+    return [second.dataSync(), third.dataSync()];
+  });
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`fusedCrossEntropy() on ${backend}: second and third derivatives through a dy that depends on the logits`, async () => {
+    await onBackend(backend, () => {
+      const [rows, classes] = [6, 5];
+      const z = tf.tensor2d(normals(rows * classes, 21, 1.5), [rows, classes]);
+      const v = tf.tensor2d(normals(rows * classes, 22), [rows, classes]);
+      const y = tf.tensor1d([0, 4, 2, 1, 3, 2], "int32");
+      const composite = (t: tf.Tensor, labels: tf.Tensor) =>
+        tf.neg(
+          tf.sum(
+            tf.mul(tf.oneHot(labels as tf.Tensor1D, classes), logSoftmax(t)),
+            -1,
+          ),
+        );
+      const before = tf.memory().numTensors;
+      const got = weightedOrders((t, l) => fusedCrossEntropy(t, l)!, z, y, v);
+      const want = weightedOrders(composite, z, y, v);
+      assert.equal(tf.memory().numTensors, before, "no tensor left");
+      assert.ok(
+        relErr(got[0], want[0]) < 1e-5,
+        `second: ${relErr(got[0], want[0])}`,
+      );
+      assert.ok(
+        relErr(got[1], want[1]) < 1e-4,
+        `third: ${relErr(got[1], want[1])}`,
+      );
+      tf.dispose([z, v, y]);
+    });
+  });
+}

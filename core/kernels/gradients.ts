@@ -10,7 +10,7 @@
  */
 import { tf } from "../tf.ts";
 import { batchNormTrainingGrad } from "./batch_norm_training.ts";
-import { crossEntropyGrad } from "./cross_entropy.ts";
+import { crossEntropyGrad, crossEntropyGradZGrad } from "./cross_entropy.ts";
 import { denseGrad } from "./dense.ts";
 import { dotGrad, squaredNormGrad } from "./dot.ts";
 import {
@@ -576,6 +576,7 @@ export const GRADIENTS: readonly tf.GradConfig[] = [
   reductionGrad("Mean"),
   batchNormTrainingGrad,
   crossEntropyGrad,
+  crossEntropyGradZGrad,
   denseGrad,
   dotGrad,
   squaredNormGrad,

@@ -33,6 +33,8 @@ import {
   CORRECT,
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
+  CROSS_ENTROPY_GRAD_Z,
+  CROSS_ENTROPY_GRAD_Z_BACKWARD,
   crossEntropyKernels,
 } from "./cross_entropy.ts";
 import { isWasmBackend, type WasmBackend } from "../native/_wasm_heap.ts";
@@ -71,6 +73,8 @@ export const WASM_KERNELS: readonly string[] = [
   PICK_AT_ARGMAX,
   CROSS_ENTROPY,
   CROSS_ENTROPY_GRAD,
+  CROSS_ENTROPY_GRAD_Z,
+  CROSS_ENTROPY_GRAD_Z_BACKWARD,
   CORRECT,
   DENSE,
   RELU_BACKWARD,
