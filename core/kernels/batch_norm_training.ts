@@ -19,6 +19,7 @@
  * @module
  */
 import { tf, tfl } from "../tf.ts";
+import { routeLayerCall } from "./_layer_patch.ts";
 
 type Tensor = tf.Tensor;
 
@@ -131,14 +132,6 @@ interface BatchNormLayer {
   movingVariance: { read(): Tensor; write(t: Tensor): void };
 }
 
-type Call = (
-  this: BatchNormLayer,
-  inputs: Tensor | Tensor[],
-  kwargs: { training?: boolean },
-) => Tensor | Tensor[];
-
-const PATCHED = Symbol.for("fisherlab.batchNormTraining");
-
 /**
  * Makes every tfjs-layers BatchNormalization layer normalize over the
  * last axis in training mode with {@linkcode batchNormTraining} when it
@@ -147,36 +140,27 @@ const PATCHED = Symbol.for("fisherlab.batchNormTraining");
  * The running averages are updated with the same arithmetic. Idempotent.
  */
 export function fuseBatchNormLayers(): void {
-  const proto = Object.getPrototypeOf(
+  routeLayerCall<BatchNormLayer>(
     tfl.layers.batchNormalization({}),
-  ) as { call: Call; [PATCHED]?: true };
-  if (proto[PATCHED]) return;
-  const original = proto.call;
-  proto.call = function (inputs, kwargs) {
-    const input = Array.isArray(inputs)
-      ? (inputs.length === 1 ? inputs[0] : undefined)
-      : inputs;
-    const lastAxis = input !== undefined &&
-      (this.axis === -1 || this.axis === input.rank - 1);
-    if (
-      input === undefined || !kwargs?.training || !lastAxis ||
-      !canFuseBatchNorm(input)
-    ) {
-      return original.call(this, inputs, kwargs);
-    }
-    return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(
-        input,
-        this.gamma?.read() ?? null,
-        this.beta?.read() ?? null,
-        this.epsilon,
-      )!;
-      movingAverage(this.movingMean, mean, this.momentum);
-      movingAverage(this.movingVariance, variance, this.momentum);
-      return y;
-    });
-  };
-  proto[PATCHED] = true;
+    Symbol.for("fisherlab.batchNormTraining"),
+    (layer, input, kwargs) => {
+      const lastAxis = layer.axis === -1 || layer.axis === input.rank - 1;
+      if (!kwargs?.training || !lastAxis || !canFuseBatchNorm(input)) {
+        return undefined;
+      }
+      return tf.tidy(() => {
+        const { y, mean, variance } = batchNormTraining(
+          input,
+          layer.gamma?.read() ?? null,
+          layer.beta?.read() ?? null,
+          layer.epsilon,
+        )!;
+        movingAverage(layer.movingMean, mean, layer.momentum);
+        movingAverage(layer.movingVariance, variance, layer.momentum);
+        return y;
+      });
+    },
+  );
 }
 
 /** v <- v - (v - value) (1 - momentum), as tfjs-layers updates it. */

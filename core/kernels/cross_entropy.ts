@@ -226,17 +226,7 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
       const { dy, probs, labels } = inputs as Record<string, tf.TensorInfo>;
       const [rows, classes] = probs.shape;
       const p = read(backend, probs);
-      const y = read(backend, labels);
-      const d = read(backend, dy);
-      const out = new Float32Array(rows * classes);
-      for (let r = 0; r < rows; r++) {
-        const at = r * classes;
-        const dr = d[r] as number;
-        for (let c = 0; c < classes; c++) {
-          out[at + c] = (p[at + c] as number) * dr;
-        }
-        out[at + checkedLabel(y[r], classes)] -= dr;
-      }
+      const out = gradientRows(p, read(backend, labels), read(backend, dy));
       return output(backend, [rows, classes], out);
     },
   }, {
@@ -246,17 +236,11 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
       const { dy, logits, labels } = inputs as Record<string, tf.TensorInfo>;
       const [rows, classes] = logits.shape;
       const z = read(backend, logits);
-      const y = read(backend, labels);
-      const d = read(backend, dy);
-      const out = new Float32Array(rows * classes);
-      const e = new Float64Array(classes);
-      for (let r = 0; r < rows; r++) {
-        const at = r * classes;
-        softmaxRow(z, at, classes, e);
-        const dr = d[r] as number;
-        for (let c = 0; c < classes; c++) out[at + c] = e[c] * dr;
-        out[at + checkedLabel(y[r], classes)] -= dr;
+      const p = new Float64Array(rows * classes);
+      for (let at = 0; at < p.length; at += classes) {
+        softmaxRow(z, at, classes, p.subarray(at, at + classes));
       }
+      const out = gradientRows(p, read(backend, labels), read(backend, dy));
       return output(backend, [rows, classes], out);
     },
   }, {
@@ -337,6 +321,24 @@ function softmaxRow(
   if (!Number.isFinite(max)) return max;
   for (let c = 0; c < classes; c++) e[c] /= sum;
   return max + Math.log(sum);
+}
+
+/** (p - onehot(y)) d by rows, for row-major probabilities p. */
+function gradientRows(
+  p: ArrayLike<number>,
+  y: tf.TypedArray,
+  d: tf.TypedArray,
+): Float32Array {
+  const rows = d.length;
+  const classes = p.length / rows;
+  const out = new Float32Array(p.length);
+  for (let r = 0; r < rows; r++) {
+    const at = r * classes;
+    const dr = d[r] as number;
+    for (let c = 0; c < classes; c++) out[at + c] = p[at + c] * dr;
+    out[at + checkedLabel(y[r], classes)] -= dr;
+  }
+  return out;
 }
 
 function checkedLabel(label: number, classes: number): number {

@@ -16,6 +16,7 @@
  * @module
  */
 import { tf, tfl } from "../tf.ts";
+import { routeLayerCall } from "./_layer_patch.ts";
 import { heapView, isWasmBackend } from "../native/_wasm_heap.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
 
@@ -224,14 +225,6 @@ interface DenseLayer {
   invokeCallHook(inputs: unknown, kwargs: unknown): void;
 }
 
-type Call = (
-  this: DenseLayer,
-  inputs: tf.Tensor | tf.Tensor[],
-  kwargs: Record<string, unknown>,
-) => tf.Tensor | tf.Tensor[];
-
-const PATCHED = Symbol.for("fisherlab.dense");
-
 /**
  * Makes every tfjs-layers Dense layer with a linear or ReLU activation and
  * a B x K float32 input compute with {@linkcode fusedDense} where the
@@ -239,26 +232,17 @@ const PATCHED = Symbol.for("fisherlab.dense");
  * Idempotent.
  */
 export function fuseDenseLayers(): void {
-  const proto = Object.getPrototypeOf(
+  routeLayerCall<DenseLayer>(
     tfl.layers.dense({ units: 1 }),
-  ) as { call: Call; [PATCHED]?: true };
-  if (proto[PATCHED]) return;
-  const original = proto.call;
-  proto.call = function (inputs, kwargs) {
-    const input = Array.isArray(inputs)
-      ? (inputs.length === 1 ? inputs[0] : undefined)
-      : inputs;
-    const name = this.activation?.getClassName() ?? "linear";
-    if (input === undefined || (name !== "linear" && name !== "relu")) {
-      return original.call(this, inputs, kwargs);
-    }
-    const kernel = this.kernel.read();
-    const bias = this.bias?.read() ?? null;
-    if (!canFuseDense(input, kernel, bias)) {
-      return original.call(this, inputs, kwargs);
-    }
-    this.invokeCallHook(inputs, kwargs);
-    return fusedDense(input, kernel, bias, name)!;
-  };
-  proto[PATCHED] = true;
+    Symbol.for("fisherlab.dense"),
+    (layer, input, kwargs) => {
+      const name = layer.activation?.getClassName() ?? "linear";
+      if (name !== "linear" && name !== "relu") return undefined;
+      const kernel = layer.kernel.read();
+      const bias = layer.bias?.read() ?? null;
+      if (!canFuseDense(input, kernel, bias)) return undefined;
+      layer.invokeCallHook(input, kwargs);
+      return fusedDense(input, kernel, bias, name);
+    },
+  );
 }
