@@ -47,8 +47,9 @@ interface LayerLike {
 
 /**
  * The model's dense layers in order when it is a Sequential of Dense
- * (linear or ReLU) and channels-last Flatten layers only, ending in a
- * dense layer, with no weight used twice; else undefined.
+ * (linear or ReLU) and channels-last Flatten layers only (and its input
+ * layer), ending in a dense layer, with no weight used twice; else
+ * undefined.
  */
 export function denseChain(model: LayersModel): DenseStep[] | undefined {
   if (model.getClassName() !== "Sequential") return undefined;
@@ -56,6 +57,7 @@ export function denseChain(model: LayersModel): DenseStep[] | undefined {
   let last = "";
   for (const layer of model.layers as unknown as LayerLike[]) {
     last = layer.getClassName();
+    if (last === "InputLayer") continue;
     if (last === "Flatten" && layer.dataFormat !== "channelsFirst") continue;
     if (last !== "Dense" || layer.activityRegularizer != null) return undefined;
     const activation = layer.activation?.getClassName() ?? "linear";

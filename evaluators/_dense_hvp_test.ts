@@ -100,6 +100,14 @@ Deno.test("denseChain() accepts only Sequential dense chains with linear or ReLU
   const ok = chainModel([4, 3], ["relu", "linear"]);
   assert.equal(denseChain(ok)?.length, 2);
   assert.equal(denseChain(chainModel([4, 3], ["tanh", "linear"])), undefined);
+  const withInput = tfl.sequential({
+    layers: [
+      tfl.layers.inputLayer({ inputShape: [4] }),
+      tfl.layers.dense({ units: 3, activation: "relu" }),
+      tfl.layers.dense({ units: 2 }),
+    ],
+  });
+  assert.equal(denseChain(withInput)?.length, 2, "an explicit input layer");
   const withConv = tfl.sequential({
     layers: [
       tfl.layers.conv2d({ inputShape: [3, 2, 1], filters: 2, kernelSize: 1 }),
