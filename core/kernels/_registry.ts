@@ -78,3 +78,17 @@ export async function withStockKernels<T>(
     });
   }
 }
+
+interface EngineState {
+  state: { gradientDepth: number };
+}
+
+/**
+ * How many gradient computations are recording now (tfjs's engine state):
+ * 0 in a plain forward pass and in the backward pass of an outermost
+ * gradient, where nothing records what a kernel does, so a kernel without
+ * a gradient of its own may run there.
+ */
+export function gradientDepth(): number {
+  return (tf.engine() as unknown as EngineState).state.gradientDepth;
+}

@@ -19,6 +19,7 @@
  * @module
  */
 import { tf, tfl } from "../tf.ts";
+import { gradientDepth } from "./_registry.ts";
 import { routeLayerCall } from "./_layer_patch.ts";
 
 type Tensor = tf.Tensor;
@@ -39,10 +40,6 @@ export interface BatchNormTraining {
   variance: Tensor;
 }
 
-interface EngineState {
-  state: { gradientDepth: number };
-}
-
 /**
  * Whether {@linkcode batchNormTraining} runs fused for `x` now: float32,
  * rank 2 to 4, a backend with both kernels, and at most one gradient
@@ -50,7 +47,7 @@ interface EngineState {
  */
 export function canFuseBatchNorm(x: Tensor): boolean {
   const backend = tf.getBackend();
-  const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+  const depth = gradientDepth();
   return x.dtype === "float32" && x.rank >= 2 && x.rank <= 4 &&
     depth <= 1 &&
     tf.getKernel(BATCH_NORM_TRAINING, backend) !== undefined &&

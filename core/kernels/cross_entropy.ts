@@ -20,6 +20,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { gradientDepth } from "./_registry.ts";
 import { isWasmBackend } from "../native/_wasm_heap.ts";
 
 /** fisherlab's kernel: -log softmax(logits)_label for each row. */
@@ -33,10 +34,6 @@ export const CROSS_ENTROPY_GRAD = "FisherlabCrossEntropyGrad";
  * first largest entry (tfjs's argMax), as a float32 scalar. No gradient.
  */
 export const CORRECT = "FisherlabCorrect";
-
-interface EngineState {
-  state: { gradientDepth: number };
-}
 
 interface HostBackend {
   readSync(dataId: object): tf.TypedArray;
@@ -123,7 +120,7 @@ export const crossEntropyGrad: tf.GradConfig = {
   outputsToSave: [false, true],
   gradFunc: (dys, saved) => {
     const [logits, labels, probs] = saved;
-    const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+    const depth = gradientDepth();
     // The second output (the probabilities) only feeds this gradient.
     const d = (dys as tf.Tensor[])[0];
     return {
@@ -170,7 +167,7 @@ export const crossEntropyGradZGrad: tf.GradConfig = {
   gradFunc: (upstream, saved) => {
     const [dy, logits, labels] = saved;
     const u = upstream as tf.Tensor;
-    const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+    const depth = gradientDepth();
     const [ddy, dz] = depth === 0
       ? tf.engine().runKernel(CROSS_ENTROPY_GRAD_Z_BACKWARD, {
         upstream: u,

@@ -16,6 +16,7 @@
  * @module
  */
 import { tf, tfl } from "../tf.ts";
+import { gradientDepth } from "./_registry.ts";
 import { routeLayerCall } from "./_layer_patch.ts";
 import { heapView, isWasmBackend } from "../native/_wasm_heap.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
@@ -28,10 +29,6 @@ export const DENSE = "FisherlabDense";
  * the backward pass where nothing records it (it has no gradient).
  */
 export const RELU_BACKWARD = "FisherlabReluBackward";
-
-interface EngineState {
-  state: { gradientDepth: number };
-}
 
 /** The activations the kernel applies. */
 export type DenseActivation = "linear" | "relu";
@@ -136,7 +133,7 @@ export function denseKernel(backendName: string): tf.KernelConfig {
  * ```
  */
 export function reluBackward(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+  const depth = gradientDepth();
   const kernel = depth === 0 && dy.dtype === "float32" &&
     y.dtype === "float32" && tf.util.arraysEqual(dy.shape, y.shape) &&
     tf.getKernel(RELU_BACKWARD, tf.getBackend()) !== undefined;

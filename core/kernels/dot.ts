@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { gradientDepth } from "./_registry.ts";
 import { heapView, isWasmBackend } from "../native/_wasm_heap.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
 
@@ -83,10 +84,6 @@ export const squaredNormGrad: tf.GradConfig = {
   gradFunc: (dy, [x]) => ({ x: () => tf.mul(x, tf.mul(dy as tf.Tensor, 2)) }),
 };
 
-interface EngineState {
-  state: { gradientDepth: number };
-}
-
 /**
  * The gradient of {@linkcode DOT}: dy b for a, dy a for b. A Hessian-vector
  * product differentiates g . v with dy = 1: where nothing records this
@@ -110,7 +107,7 @@ export const dotGrad: tf.GradConfig = {
 
 /** Whether `t` is the number 1 and multiplying by it need not be recorded. */
 function isOne(t: tf.Tensor): boolean {
-  const depth = (tf.engine() as unknown as EngineState).state.gradientDepth;
+  const depth = gradientDepth();
   const backend = tf.getBackend();
   return depth === 0 && t.size === 1 &&
     (backend === "wasm" || backend === "cpu") && t.dataSync()[0] === 1;
