@@ -24,6 +24,11 @@ import {
   sampleLabels,
   type SubBatch,
 } from "./_penalty.ts";
+import {
+  denseChain,
+  denseGradientAndHessian,
+  type DenseStep,
+} from "../evaluators/_dense_hvp.ts";
 
 /** Options for {@linkcode fisherPenalty}. */
 export interface FisherPenaltyOptions {
@@ -77,6 +82,14 @@ export interface FisherPenaltyPlugin extends Plugin {
  * statistics; the running statistics are left as the loop's forward set
  * them.
  *
+ * "exact" differentiates the term by double backprop through the loss
+ * hook, except for a Sequential chain of dense layers (linear or ReLU,
+ * flattening): there `beforeBackward` computes g and H g by one forward and
+ * backward pass and the R-operator (evaluators/_dense_hvp.ts), the loss
+ * hook adds the term's value, and `afterBackward` adds its gradient
+ * 2 alpha H g: the same gradient with no tape (checked against double
+ * backprop).
+ *
  * @example
  * ```ts
  * import { fisherPenalty } from "./fisher_penalty.ts";
@@ -105,6 +118,26 @@ export function fisherPenalty(
   }
 
   const penalized = paramSelector(options.params ?? "all");
+  /**
+   * The model's dense chain (evaluators/_dense_hvp.ts) when it has one that
+   * owns every trainable weight: then the R-operator route applies.
+   */
+  const chains = new WeakMap<object, DenseStep[] | null>();
+  const chainOf = (ctx: Context): DenseStep[] | undefined => {
+    if (!chains.has(ctx.model)) {
+      const chain = denseChain(ctx.model);
+      const owned = new Set(chain?.flatMap((s) => [s.kernel, s.bias]));
+      const all = chain !== undefined && ctx.params.every((p) => owned.has(p));
+      chains.set(ctx.model, all ? chain : null);
+    }
+    return chains.get(ctx.model) ?? undefined;
+  };
+  /** The term and its gradient, computed before the step's backward. */
+  let ahead: { term: tf.Scalar; hg: tf.Tensor[] } | undefined;
+  const disposeAhead = () => {
+    if (ahead) tf.dispose([ahead.term, ...ahead.hg]);
+    ahead = undefined;
+  };
 
   const begin = (ctx: Context): SubBatch => {
     const sub = pickSubBatch(
@@ -133,9 +166,29 @@ export function fisherPenalty(
       stream.reset(ctx);
     },
 
+    beforeBackward(ctx) {
+      // A chain of dense layers: the term and its gradient 2 alpha H g now,
+      // in one forward and backward pass and the R-operator, with no tape.
+      disposeAhead();
+      if (method !== "exact") return;
+      if (!isPenaltyStep(ctx.counters.step, every)) return;
+      const chain = chainOf(ctx);
+      if (!chain) return;
+      const sub = begin(ctx);
+      try {
+        ahead = rOperatorTerm(ctx, chain, sub);
+      } finally {
+        sub.x.dispose();
+        sub.y.dispose();
+      }
+    },
+
     loss(ctx, loss) {
       if (method !== "exact") return;
       if (!isPenaltyStep(ctx.counters.step, every)) return;
+      // The value computed ahead is a constant here: no gradient flows back
+      // through it, and afterBackward adds the gradient instead.
+      if (ahead) return tf.add(loss, ahead.term) as tf.Scalar;
       const sub = begin(ctx);
       const random = stream.get(ctx);
       try {
@@ -161,6 +214,16 @@ export function fisherPenalty(
     },
 
     afterBackward(ctx, grads) {
+      if (ahead) {
+        const { hg } = ahead;
+        try {
+          return tf.tidy(() =>
+            grads.map((g, i) => tf.add(g, tf.mul(hg[i], 2 * alpha)))
+          );
+        } finally {
+          disposeAhead();
+        }
+      }
       if (method !== "finite-difference") return;
       if (!isPenaltyStep(ctx.counters.step, every)) return;
       const sub = begin(ctx);
@@ -175,8 +238,43 @@ export function fisherPenalty(
       }
     },
 
+    teardown() {
+      disposeAhead();
+    },
+
     ...penaltyState(stream, stats),
   };
+
+  /**
+   * For a chain of dense layers: with g the gradient of the sub-batch's
+   * mean cross-entropy at labels sampled from the model, the term
+   * alpha ||g||^2 and, for every trainable weight, H g (g on the penalized
+   * weights, zero elsewhere): the gradient of ||g||^2 is 2 H g, the same
+   * as double backprop forms.
+   */
+  function rOperatorTerm(
+    ctx: Context,
+    chain: DenseStep[],
+    sub: SubBatch,
+  ): { term: tf.Scalar; hg: tf.Tensor[] } {
+    const random = stream.get(ctx);
+    // chainOf checked that the chain owns every weight: never undefined.
+    const { grads, hg } = denseGradientAndHessian(
+      chain,
+      sub.x,
+      (logits) => sampleLabels(logits, random),
+      penalized(ctx),
+      ctx.params,
+    )!;
+    stats.gradientEvaluations++;
+    const term = tf.tidy(() => {
+      const squared = squaredNorm(grads);
+      record(ctx, squared, sub.size);
+      return tf.keep(tf.mul(squared, alpha) as tf.Scalar);
+    });
+    tf.dispose(grads);
+    return { term, hg };
+  }
 
   /**
    * grads + alpha * 2 H g, with g the gradient at sampled labels (one

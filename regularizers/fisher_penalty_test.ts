@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../core/tf.ts";
 import { useBackend } from "../core/backend.ts";
 import { fisherPenalty } from "./fisher_penalty.ts";
+import { mlp } from "../models/mlp.ts";
 import {
   directionalError,
   exactTraces,
@@ -209,4 +210,42 @@ Deno.test("fisherPenalty() state restores its random stream and counters", async
   // A fresh plugin draws from the start of the stream: another term.
   assert.notEqual(termValue(() => fisherPenalty(options), ctx), a);
   tf.dispose([batch.x, batch.y, ...ctx.params]);
+});
+
+Deno.test("fisherPenalty() on a ReLU dense chain: the R-operator route equals double backprop", () => {
+  for (
+    const params of ["all", (name: string) => name.includes("kernel")] as const
+  ) {
+    const model = mlp({ inputShape: [5], hidden: [8, 6], classes: 4, seed: 3 });
+    const batch = makeBatch(12, [5], 4);
+    const ctx = makeContext(model, batch);
+    const make = () =>
+      fisherPenalty({ alpha: 0.7, subBatch: 6, every: 1, params });
+    // Double backprop: the loss hook alone, differentiated.
+    const want = termAndGrad(make, ctx);
+    const before = tf.memory().numTensors;
+    // As train() calls it: beforeBackward, loss, then afterBackward.
+    const plugin = make();
+    plugin.beforeBackward!(ctx);
+    const value = tf.tidy(() =>
+      (plugin.loss!(ctx, tf.scalar(0)) as tf.Scalar).dataSync()[0]
+    );
+    const zeros = ctx.params.map((p) => tf.zerosLike(p));
+    const grads = plugin.afterBackward!(ctx, zeros)!;
+    assert.ok(Math.abs(value - want.value) < 1e-5 * want.value);
+    grads.forEach((g, i) => {
+      let err = 0;
+      let size = 0;
+      g.dataSync().forEach((v, j) => {
+        err = Math.max(err, Math.abs(v - want.grads[i][j]));
+        size = Math.max(size, Math.abs(want.grads[i][j]));
+      });
+      assert.ok(err <= 1e-5 * size + 1e-9, `weight ${i}: ${err} of ${size}`);
+    });
+    tf.dispose([...zeros, ...grads]);
+    plugin.teardown?.(ctx);
+    assert.equal(tf.memory().numTensors, before, "no tensor left");
+    tf.dispose([batch.x, batch.y]);
+    model.dispose();
+  }
 });
