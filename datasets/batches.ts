@@ -5,7 +5,7 @@
  * @module
  */
 import { tf } from "../core/tf.ts";
-import { heapView, isWasmBackend } from "../core/native/_wasm_heap.ts";
+import { filledTensor } from "../core/native/_wasm_heap.ts";
 import { Random } from "../core/random.ts";
 import type { Augmentation } from "./augmentation.ts";
 import { exampleSize } from "./create_dataset.ts";
@@ -129,49 +129,39 @@ export function takeBatch(
   options: TakeBatchOptions = {},
 ): Batch {
   const idx = Int32Array.from(indices);
-  const shape = [idx.length, ...ds.shape];
   // On wasm the examples are gathered (and augmented) straight into the
   // batch tensor's memory: no 100 kB-10 MB array per batch for the
   // JavaScript heap to collect.
-  const backend = tf.backend();
-  const wasm = isWasmBackend(backend) ? backend : undefined;
-  const device = wasm?.makeOutput(shape, "float32");
-  try {
-    const x = gatherExamples(ds, idx, device && heapView(wasm!, device));
-    if (options.augment !== undefined) {
-      const rng = options.rng ??
-        (options.augment.deterministic ? new Random(0) : undefined);
-      if (rng === undefined) {
-        throw new TypeError(
-          `Cannot augment a batch of "${ds.name}" with ` +
-            `"${options.augment.name}": no random source; pass { rng }`,
-        );
-      }
-      options.augment.apply(x, ds.shape, rng);
-      if (x.byteLength === 0) {
-        // The wasm memory grew under the view: the writes went nowhere.
-        throw new Error(
-          `Cannot augment a batch of "${ds.name}" with ` +
-            `"${options.augment.name}": it allocated tensors while ` +
-            "transforming the batch; an augmentation must change only the " +
-            "Float32Array it is given, without calling TensorFlow.js",
-        );
-      }
+  const x = filledTensor([idx.length, ...ds.shape], (values) => {
+    gatherExamples(ds, idx, values);
+    if (options.augment === undefined) return;
+    const rng = options.rng ??
+      (options.augment.deterministic ? new Random(0) : undefined);
+    if (rng === undefined) {
+      throw new TypeError(
+        `Cannot augment a batch of "${ds.name}" with ` +
+          `"${options.augment.name}": no random source; pass { rng }`,
+      );
     }
-    const y = new Int32Array(idx.length);
-    for (let i = 0; i < idx.length; i++) y[i] = ds.labels[idx[i]];
-    return {
-      x: device
-        ? tf.engine().makeTensorFromTensorInfo(device)
-        : tf.tensor(x, shape, "float32"),
-      y: tf.tensor1d(y, "int32"),
-      indices: idx,
-      size: idx.length,
-    };
-  } catch (error) {
-    if (device) wasm!.disposeData(device.dataId);
-    throw error;
-  }
+    options.augment.apply(values, ds.shape, rng);
+    if (values.byteLength === 0) {
+      // The wasm memory grew under the view: the writes went nowhere.
+      throw new Error(
+        `Cannot augment a batch of "${ds.name}" with ` +
+          `"${options.augment.name}": it allocated tensors while ` +
+          "transforming the batch; an augmentation must change only the " +
+          "Float32Array it is given, without calling TensorFlow.js",
+      );
+    }
+  });
+  const y = new Int32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) y[i] = ds.labels[idx[i]];
+  return {
+    x,
+    y: tf.tensor1d(y, "int32"),
+    indices: idx,
+    size: idx.length,
+  };
 }
 
 /**

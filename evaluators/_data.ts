@@ -7,7 +7,7 @@
 import { tf } from "../core/tf.ts";
 import type { LayersModel } from "../core/tf.ts";
 import { trainableParams } from "../core/functional.ts";
-import { heapView, isWasmBackend } from "../core/native/_wasm_heap.ts";
+import { filledTensor } from "../core/native/_wasm_heap.ts";
 import type { LabelledData } from "./labelled_data.ts";
 import type { BatchNormMode, CurvatureOptions } from "./curvature_options.ts";
 
@@ -98,19 +98,12 @@ export async function flatten(tensors: tf.Tensor[]): Promise<Float64Array> {
 /** Splits a host vector into tensors shaped like `like`. */
 export function unflatten(v: Float64Array, like: tf.Tensor[]): tf.Tensor[] {
   let offset = 0;
-  const backend = tf.backend();
   return like.map((t) => {
     const part = v.subarray(offset, offset + t.size);
     offset += t.size;
-    if (isWasmBackend(backend)) {
-      // Converted straight into the tensor's wasm memory: no float32 copy
-      // on the JavaScript heap (a probe of a million weights is 4 MB).
-      const info = backend.makeOutput(t.shape, "float32");
-      heapView(backend, info).set(part);
-      return tf.engine().makeTensorFromTensorInfo(info);
-    }
-    // The typed-array constructor converts in one pass; from() iterates.
-    return tf.tensor(new Float32Array(part), t.shape);
+    // On wasm converted straight into the tensor's memory: no float32 copy
+    // on the JavaScript heap (a probe of a million weights is 4 MB).
+    return filledTensor(t.shape, (values) => values.set(part));
   });
 }
 

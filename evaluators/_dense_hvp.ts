@@ -185,13 +185,18 @@ function rPass(
   }
 }
 
+/** Whether every one of `params` is a weight of `chain`. */
+export function ownsAll(chain: DenseStep[], params: tf.Variable[]): boolean {
+  const owned = new Set(chain.flatMap((s) => [s.kernel, s.bias]));
+  return params.every((p) => owned.has(p));
+}
+
 /** Each weight's position in `params`, or undefined if one is not the chain's. */
 function positions(
   chain: DenseStep[],
   params: tf.Variable[],
 ): Map<tf.Variable, number> | undefined {
-  const owned = new Set(chain.flatMap((s) => [s.kernel, s.bias]));
-  if (params.some((p) => !owned.has(p))) return undefined;
+  if (!ownsAll(chain, params)) return undefined;
   return new Map(params.map((p, i) => [p, i]));
 }
 

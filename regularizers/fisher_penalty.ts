@@ -28,6 +28,7 @@ import {
   denseChain,
   denseGradientAndHessian,
   type DenseStep,
+  ownsAll,
 } from "../evaluators/_dense_hvp.ts";
 
 /** Options for {@linkcode fisherPenalty}. */
@@ -126,8 +127,7 @@ export function fisherPenalty(
   const chainOf = (ctx: Context): DenseStep[] | undefined => {
     if (!chains.has(ctx.model)) {
       const chain = denseChain(ctx.model);
-      const owned = new Set(chain?.flatMap((s) => [s.kernel, s.bias]));
-      const all = chain !== undefined && ctx.params.every((p) => owned.has(p));
+      const all = chain !== undefined && ownsAll(chain, ctx.params);
       chains.set(ctx.model, all ? chain : null);
     }
     return chains.get(ctx.model) ?? undefined;

@@ -21,7 +21,7 @@
  */
 import { tf } from "../tf.ts";
 import { gradientDepth } from "./_registry.ts";
-import { isWasmBackend } from "../native/_wasm_heap.ts";
+import { hostOutput, readHost } from "./_host.ts";
 
 /** fisherlab's kernel: -log softmax(logits)_label for each row. */
 export const CROSS_ENTROPY = "FisherlabCrossEntropy";
@@ -34,10 +34,6 @@ export const CROSS_ENTROPY_GRAD = "FisherlabCrossEntropyGrad";
  * first largest entry (tfjs's argMax), as a float32 scalar. No gradient.
  */
 export const CORRECT = "FisherlabCorrect";
-
-interface HostBackend {
-  readSync(dataId: object): tf.TypedArray;
-}
 
 /**
  * -log softmax(logits)_labels, one per row of B x C float32 `logits` and
@@ -200,8 +196,8 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
     kernelFunc: ({ inputs, backend }) => {
       const { logits, labels } = inputs as Record<string, tf.TensorInfo>;
       const [rows, classes] = logits.shape;
-      const z = read(backend, logits);
-      const y = read(backend, labels);
+      const z = readHost(backend, logits);
+      const y = readHost(backend, labels);
       const out = new Float32Array(rows);
       const probs = new Float32Array(rows * classes);
       const e = new Float64Array(classes);
@@ -212,8 +208,8 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
         for (let c = 0; c < classes; c++) probs[at + c] = e[c];
       }
       return [
-        output(backend, [rows], out),
-        output(backend, [rows, classes], probs),
+        hostOutput(backend, [rows], out),
+        hostOutput(backend, [rows, classes], probs),
       ];
     },
   }, {
@@ -222,9 +218,13 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
     kernelFunc: ({ inputs, backend }) => {
       const { dy, probs, labels } = inputs as Record<string, tf.TensorInfo>;
       const [rows, classes] = probs.shape;
-      const p = read(backend, probs);
-      const out = gradientRows(p, read(backend, labels), read(backend, dy));
-      return output(backend, [rows, classes], out);
+      const p = readHost(backend, probs);
+      const out = gradientRows(
+        p,
+        readHost(backend, labels),
+        readHost(backend, dy),
+      );
+      return hostOutput(backend, [rows, classes], out);
     },
   }, {
     kernelName: CROSS_ENTROPY_GRAD_Z,
@@ -232,13 +232,17 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
     kernelFunc: ({ inputs, backend }) => {
       const { dy, logits, labels } = inputs as Record<string, tf.TensorInfo>;
       const [rows, classes] = logits.shape;
-      const z = read(backend, logits);
+      const z = readHost(backend, logits);
       const p = new Float64Array(rows * classes);
       for (let at = 0; at < p.length; at += classes) {
         softmaxRow(z, at, classes, p.subarray(at, at + classes));
       }
-      const out = gradientRows(p, read(backend, labels), read(backend, dy));
-      return output(backend, [rows, classes], out);
+      const out = gradientRows(
+        p,
+        readHost(backend, labels),
+        readHost(backend, dy),
+      );
+      return hostOutput(backend, [rows, classes], out);
     },
   }, {
     kernelName: CROSS_ENTROPY_GRAD_Z_BACKWARD,
@@ -249,10 +253,10 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
         tf.TensorInfo
       >;
       const [rows, classes] = logits.shape;
-      const u = read(backend, upstream);
-      const z = read(backend, logits);
-      const y = read(backend, labels);
-      const d = read(backend, dy);
+      const u = readHost(backend, upstream);
+      const z = readHost(backend, logits);
+      const y = readHost(backend, labels);
+      const d = readHost(backend, dy);
       const ddy = new Float32Array(rows);
       const dz = new Float32Array(rows * classes);
       const e = new Float64Array(classes);
@@ -270,8 +274,8 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
         }
       }
       return [
-        output(backend, [rows], ddy),
-        output(backend, [rows, classes], dz),
+        hostOutput(backend, [rows], ddy),
+        hostOutput(backend, [rows, classes], dz),
       ];
     },
   }, {
@@ -280,8 +284,8 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
     kernelFunc: ({ inputs, backend }) => {
       const { logits, labels } = inputs as Record<string, tf.TensorInfo>;
       const [rows, classes] = logits.shape;
-      const z = read(backend, logits);
-      const y = read(backend, labels);
+      const z = readHost(backend, logits);
+      const y = readHost(backend, labels);
       let count = 0;
       for (let r = 0; r < rows; r++) {
         const at = r * classes;
@@ -291,7 +295,7 @@ export function crossEntropyKernels(backendName: string): tf.KernelConfig[] {
         }
         if (best === y[r]) count++;
       }
-      return output(backend, [], new Float32Array([count]));
+      return hostOutput(backend, [], new Float32Array([count]));
     },
   }];
 }
@@ -346,30 +350,4 @@ function checkedLabel(label: number, classes: number): number {
     );
   }
   return label;
-}
-
-function read(backend: unknown, t: tf.TensorInfo): tf.TypedArray {
-  return (backend as HostBackend).readSync(t.dataId);
-}
-
-function output(
-  backend: unknown,
-  shape: number[],
-  values: Float32Array,
-): tf.TensorInfo {
-  if (isWasmBackend(backend)) {
-    const b = backend as unknown as {
-      makeOutput(
-        s: number[],
-        d: tf.DataType,
-        offset: undefined,
-        v: Float32Array,
-      ): tf.TensorInfo;
-    };
-    return b.makeOutput(shape, "float32", undefined, values);
-  }
-  const cpu = backend as {
-    makeTensorInfo(s: number[], d: tf.DataType, v: Float32Array): tf.TensorInfo;
-  };
-  return cpu.makeTensorInfo(shape, "float32", values);
 }

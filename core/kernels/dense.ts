@@ -18,6 +18,7 @@
 import { tf, tfl } from "../tf.ts";
 import { gradientDepth } from "./_registry.ts";
 import { routeLayerCall } from "./_layer_patch.ts";
+import { hostOutput, readHost } from "./_host.ts";
 import { heapView, isWasmBackend } from "../native/_wasm_heap.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
 
@@ -58,6 +59,16 @@ export function fusedDense(
   activation: DenseActivation,
 ): tf.Tensor | undefined {
   if (!canFuseDense(x, kernel, bias)) return undefined;
+  return runDense(x, kernel, bias, activation);
+}
+
+/** The kernel itself, for operands {@linkcode canFuseDense} accepted. */
+function runDense(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  bias: tf.Tensor | null,
+  activation: DenseActivation,
+): tf.Tensor {
   const inputs: tf.NamedTensorMap = bias ? { x, kernel, bias } : { x, kernel };
   return tf.engine().runKernel(DENSE, inputs, {
     activation,
@@ -168,21 +179,13 @@ export function reluBackwardKernel(backendName: string): tf.KernelConfig {
         for (let i = whole; i < size; i++) ov[i] = dv[i] * stepOf(yv[i]);
         return out;
       }
-      const host = backend as {
-        readSync(id: object): tf.TypedArray;
-        makeTensorInfo(
-          s: number[],
-          d: tf.DataType,
-          v: Float32Array,
-        ): tf.TensorInfo;
-      };
-      const yv = host.readSync(y.dataId);
-      const dv = host.readSync(dy.dataId);
+      const yv = readHost(backend, y);
+      const dv = readHost(backend, dy);
       const out = new Float32Array(size);
       for (let i = 0; i < size; i++) {
         out[i] = (dv[i] as number) * stepOf(yv[i] as number);
       }
-      return host.makeTensorInfo(y.shape, "float32", out);
+      return hostOutput(backend, y.shape, out);
     },
   };
 }
@@ -239,7 +242,7 @@ export function fuseDenseLayers(): void {
       const bias = layer.bias?.read() ?? null;
       if (!canFuseDense(input, kernel, bias)) return undefined;
       layer.invokeCallHook(input, kwargs);
-      return fusedDense(input, kernel, bias, name);
+      return runDense(input, kernel, bias, name);
     },
   );
 }

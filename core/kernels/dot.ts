@@ -17,6 +17,7 @@ import { tf } from "../tf.ts";
 import { gradientDepth } from "./_registry.ts";
 import { heapView, isWasmBackend } from "../native/_wasm_heap.ts";
 import { wasmCodeFor } from "../native/_wasm_code.ts";
+import { hostOutput, readHost } from "./_host.ts";
 
 /** fisherlab's kernel: the float32 scalar sum_i a_i b_i. */
 export const DOT = "FisherlabDot";
@@ -151,18 +152,12 @@ function innerProduct(
     const whole = size - (size % 4);
     sum = code.dot(av.byteOffset, bv.byteOffset, whole / 4);
     for (let i = whole; i < size; i++) sum += av[i] * bv[i];
-    const out = backend.makeOutput([], "float32");
-    heapView(backend, out)[0] = sum;
-    return out;
+  } else {
+    const av = readHost(backend, a);
+    const bv = a.dataId === b.dataId ? av : readHost(backend, b);
+    for (let i = 0; i < size; i++) {
+      sum += (av[i] as number) * (bv[i] as number);
+    }
   }
-  const host = backend as {
-    readSync(id: object): tf.TypedArray;
-    makeTensorInfo(s: number[], d: tf.DataType, v: Float32Array): tf.TensorInfo;
-  };
-  const av = host.readSync(a.dataId);
-  const bv = a.dataId === b.dataId ? av : host.readSync(b.dataId);
-  for (let i = 0; i < size; i++) {
-    sum += (av[i] as number) * (bv[i] as number);
-  }
-  return host.makeTensorInfo([], "float32", new Float32Array([sum]));
+  return hostOutput(backend, [], Float32Array.of(sum));
 }

@@ -66,3 +66,39 @@ export class Scratch {
     this.#buffers = [];
   }
 }
+
+/**
+ * A float32 tensor of `shape` whose values `fill` writes. On wasm it
+ * writes straight into the tensor's own memory (no array for the
+ * JavaScript heap, no copy); elsewhere into a new array that is then
+ * uploaded. If `fill` throws, the tensor's memory is freed. On wasm, `fill`
+ * must not allocate on the backend: the memory would move under its view,
+ * which is an error here.
+ */
+export function filledTensor(
+  shape: number[],
+  fill: (values: Float32Array) => void,
+): tf.Tensor {
+  const backend = tf.backend();
+  if (!isWasmBackend(backend)) {
+    const values = new Float32Array(tf.util.sizeFromShape(shape));
+    fill(values);
+    return tf.tensor(values, shape, "float32");
+  }
+  const info = backend.makeOutput(shape, "float32");
+  try {
+    const view = heapView(backend, info);
+    fill(view);
+    if (view.byteLength === 0 && tf.util.sizeFromShape(shape) > 0) {
+      throw new Error(
+        "Cannot fill a tensor in place: the wasm memory moved while its " +
+          "values were written; the code that writes them must not call " +
+          "TensorFlow.js",
+      );
+    }
+  } catch (error) {
+    backend.disposeData(info.dataId);
+    throw error;
+  }
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
