@@ -713,7 +713,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
  * The functions bound to `memory`, or undefined when this runtime lacks
  * WebAssembly SIMD or bulk memory, or the memory cannot be imported.
  */
-export function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
+function wasmCodeOn(memory: WebAssembly.Memory): WasmCode | undefined {
   const bytes = moduleBytes();
   if (!WebAssembly.validate(bytes)) return undefined;
   try {
